@@ -1,0 +1,80 @@
+"""Database engine from settings, SQLite tuning, the PostgreSQL pool, and write transactions."""
+
+import sqlite3
+from contextlib import asynccontextmanager
+from urllib.parse import unquote, urlparse
+
+from piccolo.engine.base import Engine
+from piccolo.engine.finder import engine_finder
+from piccolo.engine.postgres import PostgresEngine
+from piccolo.engine.sqlite import SQLiteEngine, TransactionType
+
+from portal.settings import Settings
+
+SQLITE_BUSY_TIMEOUT_S = 10
+
+
+def build_engine(settings: Settings) -> Engine:
+    if settings.is_sqlite:
+        path = settings.sqlite_path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _prepare_sqlite_file(str(path))
+        # timeout= is sqlite3's busy timeout: writers wait for the lock instead of failing at once.
+        return SQLiteEngine(path=str(path), timeout=SQLITE_BUSY_TIMEOUT_S)
+    return PostgresEngine(config=postgres_config(settings.database_url))
+
+
+def postgres_config(url: str) -> dict:
+    parsed = urlparse(url)
+    if parsed.scheme not in ("postgresql", "postgres"):
+        raise ValueError(f"PORTAL_DATABASE_URL: onbekend schema {parsed.scheme!r}")
+    config = {
+        "host": parsed.hostname or "127.0.0.1",
+        "port": parsed.port or 5432,
+        "user": unquote(parsed.username or "postgres"),
+        "database": parsed.path.lstrip("/") or "postgres",
+    }
+    if parsed.password:
+        config["password"] = unquote(parsed.password)
+    return config
+
+
+def _prepare_sqlite_file(path: str) -> None:
+    # WAL lets readers go on while one writer writes; it is stored in the file, so set it once.
+    with sqlite3.connect(path) as connection:
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("PRAGMA synchronous=NORMAL")
+
+
+def engine() -> Engine:
+    found = engine_finder()
+    assert found is not None, "PICCOLO_CONF levert geen engine"
+    return found
+
+
+async def start_pool(settings: Settings) -> None:
+    db = engine()
+    if isinstance(db, PostgresEngine):
+        await db.start_connection_pool(max_size=settings.database_pool_size)
+
+
+async def close_pool() -> None:
+    db = engine()
+    if isinstance(db, PostgresEngine) and db.pool is not None:
+        await db.close_connection_pool()
+
+
+def write_transaction():
+    """One explicit transaction for a write. On SQLite it takes the write lock at once (IMMEDIATE),
+    so two writers queue up instead of failing halfway with 'database is locked'."""
+    db = engine()
+    if isinstance(db, SQLiteEngine):
+        return db.transaction(transaction_type=TransactionType.immediate)
+    return db.transaction()
+
+
+@asynccontextmanager
+async def read_transaction():
+    """Group reads in one connection (SQLite otherwise opens a connection per query)."""
+    async with engine().transaction():
+        yield

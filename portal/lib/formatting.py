@@ -1,0 +1,50 @@
+"""Dutch formatting for dates, times and money (22-11-2026, EUR 1.900.000,00)."""
+
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+AMSTERDAM = ZoneInfo("Europe/Amsterdam")
+
+
+def format_date(value: date | datetime | None) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        value = value.astimezone(AMSTERDAM).date()
+    return value.strftime("%d-%m-%Y")
+
+
+def format_datetime(value: datetime | None) -> str:
+    if value is None:
+        return ""
+    return value.astimezone(AMSTERDAM).strftime("%d-%m-%Y %H:%M")
+
+
+def group_thousands(number: int) -> str:
+    return f"{number:,}".replace(",", ".")
+
+
+def format_money(cents: int | None, *, with_cents: bool = True) -> str:
+    """EUR 1.900.000,00 from 190000000; negative amounts as -EUR 1.250,00."""
+    if cents is None:
+        return ""
+    sign = "-" if cents < 0 else ""
+    euros, rest = divmod(abs(int(cents)), 100)
+    if not with_cents:
+        euros += 1 if rest >= 50 else 0  # round half up to whole euros
+        return f"{sign}EUR {group_thousands(euros)}"
+    return f"{sign}EUR {group_thousands(euros)},{rest:02d}"
+
+
+def format_number(value: int | float | None, decimals: int = 0) -> str:
+    if value is None:
+        return ""
+    text = f"{value:,.{decimals}f}"
+    # swap the English separators for Dutch ones
+    return text.replace(",", "\x00").replace(".", ",").replace("\x00", ".")
+
+
+def format_percentage(value: float | None, decimals: int = 1) -> str:
+    if value is None:
+        return ""
+    return f"{format_number(value, decimals)}%"

@@ -1,0 +1,19 @@
+"""Column helpers shared by every area's tables."""
+
+from datetime import UTC, datetime
+
+from piccolo.columns import ForeignKey, Timestamptz
+from piccolo.columns.base import OnDelete
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def created_at() -> Timestamptz:
+    return Timestamptz(default=utc_now, null=False)
+
+
+def restrict_fk(references, *, null: bool = False, index: bool = True) -> ForeignKey:
+    # History must never disappear with its parent: deleting a referenced row is refused.
+    return ForeignKey(references=references, null=null, index=index, on_delete=OnDelete.restrict)

@@ -1,0 +1,17 @@
+from dataclasses import asdict
+
+from litestar import Response, get
+from litestar.datastructures import State
+
+from portal.ops import service
+
+
+@get("/health", tags=["ops"], summary="Health of the portal, its database and (when configured) Redis")
+async def health(state: State) -> Response[dict]:
+    checks = [await service.check_database()]
+    redis_check = await service.check_redis(state.settings.redis_url)
+    if redis_check:
+        checks.append(redis_check)
+    healthy = all(check.ok for check in checks)
+    body = {"status": "ok" if healthy else "unavailable", "checks": [asdict(check) for check in checks]}
+    return Response(body, status_code=200 if healthy else 503)

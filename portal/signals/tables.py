@@ -1,0 +1,38 @@
+from piccolo.columns import Boolean, Date, Integer, Text, Timestamptz, Varchar
+from piccolo.table import Table
+
+from portal.accounts.tables import Organisation, User
+from portal.cases.tables import Case
+from portal.contracts.tables import Contract
+from portal.lib.tables_base import created_at, restrict_fk, utc_now
+
+
+class Signal(Table, tablename="signal"):
+    contract = restrict_fk(Contract)
+    rule = Varchar(length=40, null=False)
+    severity = Varchar(length=16, null=False)
+    # Stable per cause (e.g. "stalled:case:123:assessment"): re-running a scan never duplicates a signal.
+    dedup_key = Varchar(length=200, unique=True, null=False)
+    status = Varchar(length=16, default="open", null=False)
+    case = restrict_fk(Case, null=True)
+    report_id = Integer(null=True, default=None, index=True)
+    subcontractor = restrict_fk(Organisation, null=True)
+    owner_organisation = restrict_fk(Organisation)
+    raised_by = restrict_fk(User, null=True)
+    title = Varchar(length=300, null=False)
+    detail = Text(default="")
+    confidential = Boolean(default=False)
+    response_due = Date(null=True, default=None)
+    escalation_level = Integer(default=0)
+    resolution = Text(null=True, default=None)
+    created_at = created_at()
+    updated_at = Timestamptz(default=utc_now, null=False)
+    closed_at = Timestamptz(null=True, default=None)
+
+
+class SignalComment(Table, tablename="signal_comment"):
+    signal = restrict_fk(Signal)
+    author = restrict_fk(User)
+    organisation = restrict_fk(Organisation)
+    body = Text(null=False)
+    created_at = created_at()
