@@ -78,3 +78,22 @@ async def read_transaction():
     """Group reads in one connection (SQLite otherwise opens a connection per query)."""
     async with engine().transaction():
         yield
+
+
+async def empty_all_tables() -> None:
+    """Remove every row (demo --reset, tests). The schema and migrations stay."""
+    from portal.piccolo_app import ALL_TABLES
+
+    db = engine()
+    if isinstance(db, PostgresEngine):
+        names = ", ".join(f'"{table._meta.tablename}"' for table in ALL_TABLES)
+        await db.run_ddl(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+        return
+    # SQLite checks ON DELETE RESTRICT row by row: unhook self-references first, children before parents.
+    async with write_transaction():
+        for table in reversed(ALL_TABLES):
+            for column in table._meta.foreign_key_columns:
+                if column._foreign_key_meta.resolved_references is table:
+                    # names come from our own table definitions, never from input
+                    await db.run_ddl(f'UPDATE "{table._meta.tablename}" SET "{column._meta.name}" = NULL')  # noqa: S608
+            await db.run_ddl(f'DELETE FROM "{table._meta.tablename}"')  # noqa: S608

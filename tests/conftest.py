@@ -71,21 +71,9 @@ async def migrated_database():
 @pytest.fixture
 async def db(migrated_database):
     """An empty database for one test: every table is emptied before the test runs."""
-    from portal.piccolo_app import ALL_TABLES
+    from portal.db import empty_all_tables, engine
 
-    from portal.db import engine
-
-    names = [table._meta.tablename for table in ALL_TABLES]
-    if TEST_DATABASE == "postgres":
-        await engine().run_ddl("TRUNCATE " + ", ".join(f'"{n}"' for n in names) + " RESTART IDENTITY CASCADE")
-    else:
-        # SQLite checks ON DELETE RESTRICT row by row: unhook self-references first.
-        async with engine().transaction():
-            for table in reversed(ALL_TABLES):
-                for column in table._meta.foreign_key_columns:
-                    if column._foreign_key_meta.resolved_references is table:
-                        await engine().run_ddl(f'UPDATE "{table._meta.tablename}" SET "{column._meta.name}" = NULL')
-                await engine().run_ddl(f'DELETE FROM "{table._meta.tablename}"')
+    await empty_all_tables()
     yield engine()
 
 
