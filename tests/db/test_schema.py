@@ -1,5 +1,6 @@
 """The migrations build the schema from nothing, and every table round-trips on this database."""
 
+import os
 from datetime import UTC, date, datetime
 
 import pytest
@@ -123,3 +124,12 @@ async def test_scan_and_dashboard_indexes_exist(db):
     for expected in ("case_contract_status_since", "case_subcontractor_status", "case_contract_id",
                      "case_event_case_occurred", "signal_contract_status_rule", "report_unique"):
         assert expected in names
+
+
+@pytest.mark.skipif(os.environ.get("PORTAL_TEST_DATABASE", "sqlite") != "sqlite", reason="SQLite pragmas only")
+async def test_sqlite_is_tuned_for_a_web_app(db):
+    pragmas = {}
+    for name in ("journal_mode", "foreign_keys", "synchronous", "busy_timeout"):
+        rows = await Organisation.raw(f"PRAGMA {name}")
+        pragmas[name] = next(iter(rows[0].values()))
+    assert pragmas == {"journal_mode": "wal", "foreign_keys": 1, "synchronous": 1, "busy_timeout": 10_000}
