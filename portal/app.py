@@ -2,17 +2,28 @@
 
 from contextlib import asynccontextmanager
 from pathlib import Path
+from urllib.parse import urlencode
 
 from litestar import Litestar, Request, Response
 from litestar.datastructures import State
-from litestar.plugins.jinja import JinjaTemplateEngine
-from litestar.exceptions import HTTPException, NotFoundException, ValidationException
+from litestar.exceptions import (
+    HTTPException,
+    NotAuthorizedException,
+    NotFoundException,
+    PermissionDeniedException,
+    TooManyRequestsException,
+    ValidationException,
+)
 from litestar.openapi import OpenAPIConfig
-from litestar.response import Template
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.response import Redirect, Template
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
 from portal import __version__
+from portal.accounts import auth
+from portal.accounts import controllers as accounts_controllers
+from portal.cases import controllers as cases_controllers
 from portal.dashboard.controllers import home
 from portal.db import close_pool, start_pool
 from portal.lib import formatting
@@ -33,6 +44,12 @@ def _register_template_globals(engine: JinjaTemplateEngine) -> None:
     env.filters["getal"] = formatting.format_number
     env.filters["procent"] = formatting.format_percentage
     env.globals["app_version"] = __version__
+    env.globals["current_actor"] = _current_actor
+
+
+def _current_actor(request: Request):
+    """The logged-in actor for the layout (navigation, name, logout), or None on public pages."""
+    return request.scope.get("user")
 
 
 def _wants_html(request: Request) -> bool:
@@ -63,6 +80,30 @@ def not_found_handler(request: Request, exc: NotFoundException) -> Response:
     return _error_response(request, 404, "Deze pagina bestaat niet, of u heeft er geen toegang toe.")
 
 
+def not_authorized_handler(request: Request, exc: NotAuthorizedException) -> Response:
+    """Not logged in (or the session is no longer valid): pages go to the login form, the API answers 401."""
+    if _wants_html(request) or (not request.url.path.startswith("/api/") and request.method == "GET"):
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        location = "/inloggen" if target == "/" else "/inloggen?" + urlencode({"volgende": target})
+        return Redirect(location, status_code=303)
+    return _error_response(request, 401, "U bent niet ingelogd, of uw sessie is verlopen. Log opnieuw in.")
+
+
+def permission_denied_handler(request: Request, exc: PermissionDeniedException) -> Response:
+    message = exc.detail
+    if "CSRF" in (exc.detail or ""):
+        message = ("Dit formulier is verlopen of niet vanaf Inzicht verstuurd. "
+                   "Laad de pagina opnieuw en probeer het nog eens.")
+    return _error_response(request, 403, message)
+
+
+def too_many_requests_handler(request: Request, exc: TooManyRequestsException) -> Response:
+    response = _error_response(request, 429, "Te veel pogingen vanaf dit adres. Wacht een minuut en probeer het "
+                                             "dan opnieuw.")
+    response.headers.update(exc.headers or {})
+    return response
+
+
 def http_error_handler(request: Request, exc: HTTPException) -> Response:
     return _error_response(request, exc.status_code, exc.detail)
 
@@ -87,13 +128,23 @@ def create_app(settings: Settings | None = None) -> Litestar:
             await close_pool()
 
     return Litestar(
-        route_handlers=[home, health, create_static_files_router(path="/static", directories=[STATIC_DIR])],
+        route_handlers=[
+            home, health, *accounts_controllers.ROUTES, *cases_controllers.ROUTES,
+            create_static_files_router(path="/static", directories=[STATIC_DIR]),
+        ],
         template_config=TemplateConfig(directory=TEMPLATES_DIR, engine=JinjaTemplateEngine,
                                        engine_callback=_register_template_globals),
         lifespan=[lifespan],
         state=State({"settings": settings}),
+        stores=auth.stores(),
+        on_app_init=[auth.session_auth(settings).on_app_init],
+        csrf_config=auth.csrf_config(settings),
+        middleware=[auth.login_rate_limit(settings).middleware],
         exception_handlers={
             DomainError: domain_error_handler,
+            NotAuthorizedException: not_authorized_handler,
+            PermissionDeniedException: permission_denied_handler,
+            TooManyRequestsException: too_many_requests_handler,
             ValidationException: validation_error_handler,
             NotFoundException: not_found_handler,
             HTTPException: http_error_handler,

@@ -106,6 +106,66 @@ def generate(scenario: str, cases: int, seed: int) -> None:
     click.echo(summary.describe())
 
 
+@main.command("create-organisation")
+@click.option("--name", required=True, help="Name of the organisation.")
+@click.option("--kind", required=True,
+              type=click.Choice(["municipality", "main_contractor", "subcontractor", "platform"]))
+@click.option("--kvk-number", default=None, help="Chamber of Commerce number (8 digits).")
+def create_organisation(name: str, kind: str, kvk_number: str | None) -> None:
+    """Create an organisation (e.g. the platform organisation for the first admin)."""
+    from portal.accounts import service
+    from portal.accounts.schemas import OrganisationInput, parse
+    from portal.lib.errors import DomainError
+
+    try:
+        data = parse(OrganisationInput, {"name": name, "kind": kind, "kvk_number": kvk_number})
+        organisation_id = _run(_with_pool(service.create_organisation, None, data))
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"Organisatie {data.name} aangemaakt (id {organisation_id}).")
+
+
+@main.command("create-user")
+@click.option("--email", required=True, help="E-mail address (the login name).")
+@click.option("--name", "display_name", required=True, help="Display name.")
+@click.option("--organisation-id", required=True, type=int, help="Id of the person's organisation.")
+@click.option("--role", required=True, type=click.Choice(["contract_manager", "coordinator", "subcontractor", "admin"]))
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input instead of a prompt.")
+def create_user(email: str, display_name: str, organisation_id: int, role: str, password_stdin: bool) -> None:
+    """Create an account (recorded in the audit trail with origin 'cli')."""
+    from portal.accounts import service
+    from portal.accounts.schemas import UserInput, parse
+    from portal.lib.errors import DomainError
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt("Wachtwoord", hide_input=True, confirmation_prompt="Herhaal het wachtwoord")
+    try:
+        data = parse(UserInput, {"email": email, "display_name": display_name,
+                                 "organisation_id": organisation_id, "role": role})
+        user_id = _run(_with_pool(service.create_user, None, data, password))
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"Account {data.email} aangemaakt (id {user_id}).")
+
+
+@main.group()
+def audit() -> None:
+    """The audit trail."""
+
+
+@audit.command("verify")
+def audit_verify() -> None:
+    """Check the hash chain of the audit trail; exits with status 1 when a link is broken."""
+    from portal.accounts.audit import verify_chain
+
+    report = _run(_with_pool(verify_chain))
+    click.echo(report.describe())
+    if not report.ok:
+        sys.exit(1)
+
+
 def _serve(host: str, port: int, workers: int = 1) -> None:
     import uvicorn
 

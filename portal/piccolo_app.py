@@ -4,7 +4,7 @@ from pathlib import Path
 
 from piccolo.conf.apps import AppConfig
 
-from portal.accounts.tables import AuditEntry, Organisation, User
+from portal.accounts.tables import AuditEntry, Organisation, SessionRecord, User
 from portal.cases.tables import Case, CaseEvent
 from portal.contracts.tables import Contract, ContractYear, StatusNorm, Subcontract
 from portal.ops.tables import JobRun
@@ -33,6 +33,7 @@ ALL_TABLES = [
     SavingsActual,
     Investment,
     JobRun,
+    SessionRecord,
 ]
 
 APP_CONFIG = AppConfig(

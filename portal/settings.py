@@ -26,6 +26,8 @@ class Settings(BaseSettings):
     # Key for the BSN pseudonyms. It never enters the database; losing it breaks re-report detection.
     pseudonym_key: SecretStr | None = None
     var_dir: Path = DEFAULT_VAR_DIR
+    # Login attempts per client address per minute (the per-account lock-out comes on top).
+    login_attempts_per_minute: int = Field(default=30, ge=1)
     host: str = "127.0.0.1"
     port: int = 8000
 

@@ -1,13 +1,31 @@
 """Factories: each test builds what it needs. Every function saves and returns the row."""
 
 import itertools
+import re
+from contextlib import asynccontextmanager
 from datetime import date
 
+import httpx
+
+from portal.accounts.passwords import hash_password
 from portal.accounts.tables import Organisation, User
-from portal.cases.tables import Case
+from portal.cases.tables import Case, CaseEvent
 from portal.contracts.tables import Contract, Subcontract
 
 _counter = itertools.count(1)
+
+PASSWORD = "correct-paard-batterij-nietje"
+_password_hash: str | None = None
+SESSION_COOKIE = "inzicht_sessie"
+CSRF_COOKIE = "inzicht_csrf"
+
+
+def password_hash() -> str:
+    """One argon2 hash of PASSWORD for every test user (hashing is slow by design)."""
+    global _password_hash
+    if _password_hash is None:
+        _password_hash = hash_password(PASSWORD)
+    return _password_hash
 
 
 def _n() -> int:
@@ -22,7 +40,8 @@ async def organisation(kind: str = "subcontractor", name: str | None = None) -> 
 
 async def user(org: Organisation, role: str = "subcontractor", **fields) -> User:
     number = _n()
-    row = User(email=f"persoon{number}@example.nl", display_name=f"Persoon {number}", organisation=org.id, role=role)
+    row = User(email=f"persoon{number}@example.nl", display_name=f"Persoon {number}", organisation=org.id, role=role,
+               password_hash=password_hash())
     for key, value in fields.items():
         setattr(row, key, value)
     await row.save()
@@ -63,3 +82,50 @@ async def case(on: Contract, status: str = "registered", **fields) -> Case:
         setattr(row, key, value)
     await row.save()
     return row
+
+
+async def event(on_case: Case, to_status: str, subcontractor: Organisation | None = None, **fields) -> CaseEvent:
+    row = CaseEvent(case=on_case.id, contract=on_case.contract, action=fields.pop("action", "request_allocation"),
+                    to_status=to_status, subcontractor=subcontractor.id if subcontractor else None)
+    for key, value in fields.items():
+        setattr(row, key, value)
+    await row.save()
+    return row
+
+
+# --- logged-in clients: through the real login form, CSRF token included ----------------------------
+
+
+def http_client(app, address: str = "203.0.113.7") -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(app=app, client=(address, 51000))
+    return httpx.AsyncClient(transport=transport, base_url="http://testserver")
+
+
+async def csrf_token(http: httpx.AsyncClient, page: str = "/inloggen") -> str:
+    """The CSRF token of the client: from its cookie, after a GET that sets one when it has none yet."""
+    if CSRF_COOKIE not in http.cookies:
+        await http.get(page, headers={"accept": "text/html"})
+    return http.cookies[CSRF_COOKIE]
+
+
+async def post_form(http: httpx.AsyncClient, url: str, data: dict | None = None, **kwargs) -> httpx.Response:
+    form = {"_csrf_token": await csrf_token(http), **(data or {})}
+    return await http.post(url, data=form, headers={"accept": "text/html"}, **kwargs)
+
+
+async def login(http: httpx.AsyncClient, email: str, password: str = PASSWORD) -> httpx.Response:
+    return await post_form(http, "/inloggen", {"email": email, "password": password})
+
+
+@asynccontextmanager
+async def logged_in(app, person: User, password: str = PASSWORD, address: str = "203.0.113.7"):
+    """A client logged in as ``person`` through the login form (fails loudly when the login fails)."""
+    async with http_client(app, address) as http:
+        response = await login(http, person.email, password)
+        assert response.status_code == 303 and response.headers["location"] == "/", response.text[:500]
+        yield http
+
+
+def hidden_value(html: str, name: str) -> str | None:
+    match = re.search(rf'name="{name}" value="([^"]*)"', html)
+    return match.group(1) if match else None

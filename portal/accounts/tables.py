@@ -50,3 +50,14 @@ class AuditEntry(Table, tablename="audit_entry"):
     new_values = JSON(null=True, default=None)
     prev_hash = Varchar(length=64, null=False)
     entry_hash = Varchar(length=64, null=False, unique=True)
+
+
+class SessionRecord(Table, tablename="session_record"):
+    """Key-value rows behind Litestar's ``Store``: server-side sessions and rate-limit counters.
+
+    Shared by every portal process through the database. ``data`` holds the stored bytes as base64.
+    """
+
+    key = Varchar(length=255, unique=True, null=False)
+    data = Text(null=False, default="")
+    expires_at = Timestamptz(null=True, default=None, index=True)

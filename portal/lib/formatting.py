@@ -48,3 +48,20 @@ def format_percentage(value: float | None, decimals: int = 1) -> str:
     if value is None:
         return ""
     return f"{format_number(value, decimals)}%"
+
+
+def parse_date(text: str | None, *, field: str | None = None) -> date | None:
+    """A date typed in Dutch format (dd-mm-jjjj, also with / or .), or None for empty input."""
+    from portal.lib.errors import InvalidInput
+
+    if text is None or not text.strip():
+        return None
+    parts = text.strip().replace("/", "-").replace(".", "-").split("-")
+    try:
+        day, month, year = (int(part) for part in parts)
+        if year < 1000:
+            raise ValueError
+        return date(year, month, day)
+    except ValueError:
+        raise InvalidInput(f"Vul de datum in als dd-mm-jjjj, bijvoorbeeld 22-11-2026 (niet: {text.strip()!r}).",
+                           field=field) from None

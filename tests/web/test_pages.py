@@ -3,18 +3,16 @@
 from tests import factories
 
 
-async def test_home_page_is_dutch_and_shows_platform_counts(client):
+async def test_anonymous_visitors_land_on_the_dutch_login_page(client):
     await factories.contract()
     response = await client.get("/", headers={"accept": "text/html"})
-    assert response.status_code == 200
-    html = response.text
+    assert response.status_code == 303 and response.headers["location"] == "/inloggen"
+    html = (await client.get("/inloggen", headers={"accept": "text/html"})).text
     assert '<html lang="nl">' in html
     assert "Naar de inhoud" in html  # skip link for keyboard users
     assert "/static/css/portal.css" in html
     assert "https://" not in html.split("<body>")[0]  # no CDN assets in the head
-    # one contract and its municipality exist
-    assert "<dt>Contracten</dt><dd>1</dd>" in html
-    assert "<dt>Organisaties</dt><dd>1</dd>" in html
+    assert "Hulpvragen" not in html  # no platform figures before anyone has logged in
 
 
 async def test_stylesheet_is_served_locally(client):

@@ -1,0 +1,179 @@
+"""Web plumbing for accounts: server-side sessions in the database, session auth giving ``request.user``
+(an :class:`Actor`), a fresh session id at login, CSRF, login rate limiting and role guards.
+
+Sessions carry ``uid`` and ``gen`` (the user's ``session_generation`` when issued); a session whose
+generation is outdated ("logout everywhere") or whose person was deactivated is refused and cleared.
+"""
+
+import secrets
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from litestar.config.csrf import CSRFConfig
+from litestar.connection import ASGIConnection
+from litestar.datastructures import Cookie, MutableScopeHeaders
+from litestar.handlers.base import BaseRouteHandler
+from litestar.middleware.rate_limit import RateLimitConfig
+from litestar.middleware.session.server_side import ServerSideSessionBackend, ServerSideSessionConfig
+from litestar.security.session_auth import SessionAuth
+from litestar.types import Empty
+
+from portal.accounts import policy, service
+from portal.accounts.rules import Actor, Role
+from portal.accounts.store import DatabaseStore
+from portal.settings import Settings
+
+SESSION_COOKIE = "inzicht_sessie"
+CSRF_COOKIE = "inzicht_csrf"
+SESSION_MAX_AGE = 8 * 60 * 60  # a working day
+PENDING_LOGIN_MAX_AGE = 5 * 60  # between password and second factor
+_ROTATE_KEY = "portal.new_session_id"
+
+# Reachable without a session. Everything else requires a logged-in actor (deny by default).
+PUBLIC_PATHS = ["^/health", "^/static/", "^/api/schema", "^/inloggen"]
+
+
+class RotatingSessionBackend(ServerSideSessionBackend):
+    """Litestar keeps whatever session id the client sends; at login we must issue a new one (session
+    fixation). ``rotate_session`` puts a fresh id in the scope; the cookie and the store then use it."""
+
+    def get_session_id(self, connection: ASGIConnection) -> str:
+        fresh = connection.scope.get(_ROTATE_KEY)  # type: ignore[call-overload]
+        return fresh or super().get_session_id(connection)
+
+    async def store_in_message(self, scope_session: Any, message: Any, connection: ASGIConnection) -> None:
+        # Litestar would store an empty session for every anonymous request (health checks, static files),
+        # and "deletes" a cookie with Max-Age still set, so browsers keep a "null" cookie. An empty session
+        # is no session: nothing is stored, and a session the client still holds is removed with its cookie.
+        if scope_session is not Empty and scope_session:
+            await super().store_in_message(scope_session, message, connection)
+            return
+        held = connection.cookies.get(self.config.key)
+        if not held:
+            return
+        if held != "null":
+            await self.delete(held, store=self.config.get_store_from_app(connection.scope["app"]))
+        expired = Cookie(key=self.config.key, value="", max_age=0, expires=0, path=self.config.path,
+                         domain=self.config.domain, secure=self.config.secure, httponly=self.config.httponly,
+                         samesite=self.config.samesite)
+        MutableScopeHeaders.from_message(message).add("Set-Cookie", expired.to_header(header=""))
+
+
+@dataclass
+class PortalSessionConfig(ServerSideSessionConfig):
+    _backend_class = RotatingSessionBackend
+
+
+def cookies_secure(settings: Settings) -> bool:
+    return settings.environment not in ("development", "test")
+
+
+def session_config(settings: Settings) -> PortalSessionConfig:
+    return PortalSessionConfig(
+        key=SESSION_COOKIE, max_age=SESSION_MAX_AGE, httponly=True, samesite="lax",
+        secure=cookies_secure(settings), store="sessions", renew_on_access=False,
+        exclude=["^/static/", "^/health"],  # no session lookup for static files and health checks
+    )
+
+
+def client_address(connection: ASGIConnection) -> str | None:
+    return connection.client.host if connection.client else None
+
+
+async def retrieve_actor(session: dict[str, Any], connection: ASGIConnection) -> Actor | None:
+    user_id, generation = session.get("uid"), session.get("gen")
+    if not isinstance(user_id, int) or not isinstance(generation, int):
+        return None
+    return await service.actor_for_session(user_id, generation, client_address(connection))
+
+
+def session_auth(settings: Settings) -> SessionAuth:
+    return SessionAuth[Actor, RotatingSessionBackend](
+        retrieve_user_handler=retrieve_actor,
+        session_backend_config=session_config(settings),
+        exclude=PUBLIC_PATHS,
+    )
+
+
+def csrf_config(settings: Settings) -> CSRFConfig:
+    assert settings.secret_key is not None
+    return CSRFConfig(
+        secret=settings.secret_key.get_secret_value(), cookie_name=CSRF_COOKIE, cookie_secure=cookies_secure(settings),
+        cookie_httponly=True, cookie_samesite="lax", exclude=["^/health", "^/api/schema"],
+    )
+
+
+def _is_login_attempt(request: Any) -> bool:
+    return request.method == "POST" and request.url.path.startswith("/inloggen")
+
+
+def login_rate_limit(settings: Settings) -> RateLimitConfig:
+    """Per client address, only on the login forms (the per-account lock-out is in the service)."""
+    return RateLimitConfig(
+        rate_limit=("minute", settings.login_attempts_per_minute), check_throttle_handler=_is_login_attempt,
+        store="rate_limit",
+    )
+
+
+def stores() -> dict[str, DatabaseStore]:
+    return {"sessions": DatabaseStore("sessions"), "rate_limit": DatabaseStore("rate_limit")}
+
+
+# --- the session at login and logout ---------------------------------------------------------------
+
+
+async def rotate_session(connection: ASGIConnection) -> None:
+    """Forget the session the client came with (its id and its data) and issue a new id."""
+    old_id = connection.cookies.get(SESSION_COOKIE)
+    store = connection.app.stores.get("sessions")
+    if old_id:
+        await store.delete(old_id)
+    connection.scope[_ROTATE_KEY] = secrets.token_hex(32)  # type: ignore[literal-required]
+    connection.scope["session"] = {}
+    if isinstance(store, DatabaseStore) and secrets.randbelow(20) == 0:
+        await store.delete_expired()  # housekeeping now and then: expired sessions and counters
+
+
+async def start_session(connection: ASGIConnection, user_id: int, generation: int) -> None:
+    await rotate_session(connection)
+    connection.scope["session"] = {"uid": user_id, "gen": generation, "at": int(time.time())}
+
+
+async def start_pending_login(connection: ASGIConnection, user_id: int, generation: int, enrol_secret: str | None
+                              ) -> None:
+    """Password accepted, second factor still to come: the session is not a login yet."""
+    await rotate_session(connection)
+    connection.scope["session"] = {
+        "pending_uid": user_id, "pending_gen": generation, "pending_at": int(time.time()),
+        "pending_secret": enrol_secret,
+    }
+
+
+def pending_login(session: dict[str, Any]) -> tuple[int, int, str | None] | None:
+    user_id, generation, since = session.get("pending_uid"), session.get("pending_gen"), session.get("pending_at")
+    if not (isinstance(user_id, int) and isinstance(generation, int) and isinstance(since, int)):
+        return None
+    if time.time() - since > PENDING_LOGIN_MAX_AGE:
+        return None
+    return user_id, generation, session.get("pending_secret")
+
+
+# --- guards: authorize the role before any lookup (403) --------------------------------------------
+
+
+def requires_roles(roles: Iterable[Role], what: str):
+    allowed = frozenset(roles)
+
+    def guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+        policy.require_role(connection.user, allowed, what)
+
+    return guard
+
+
+def safe_next(target: str | None) -> str:
+    """Only a local path may follow the login (no open redirect to another site)."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return "/"
