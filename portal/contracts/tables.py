@@ -10,6 +10,8 @@ class Contract(Table, tablename="contract"):
     # None when the municipality coordinates the providers itself (Zaltbommel).
     main_contractor = restrict_fk(Organisation, null=True)
     name = Varchar(length=200, null=False)
+    # Public case numbers read "<prefix>-<year>-<number>", e.g. HLM-2026-000123.
+    case_prefix = Varchar(length=8, default="CASE")
     covers_wmo = Boolean(default=True)
     covers_jeugd = Boolean(default=False)
     start_date = Date(null=False)

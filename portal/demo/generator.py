@@ -310,6 +310,7 @@ async def _write_scenario(spec: Scenario, rng: random.Random, case_count: int, t
 
     contract = Contract(
         municipality=municipality["id"], main_contractor=main["id"] if main else None, name=spec.contract_name,
+        case_prefix=spec.case_prefix,
         covers_wmo=True, covers_jeugd=spec.covers_jeugd, start_date=spec.start, end_date=spec.end,
         missed_target_terms=spec.missed_target_terms,
     )
