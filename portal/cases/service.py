@@ -31,6 +31,7 @@ from portal.lib.formatting import AMSTERDAM, format_date
 from portal.lib.pseudonym import pseudonymise, validate_bsn
 from portal.lib.tables_base import utc_now
 from portal.settings import get_settings
+from portal.signals import service as signals_service
 
 STALE_VERSION = ("Deze casus is intussen gewijzigd door iemand anders. Laad de casus opnieuw en kijk of uw "
                  "handeling nog nodig is.")
@@ -240,6 +241,7 @@ async def register_case(actor: Actor, data: NewCase) -> dict:
                            new={"case_number": case.case_number, "domain": domain.value,
                                 "product_category": category.value, "neighbourhood": neighbourhood,
                                 "urgency": urgency.value, "melding_date": melding.isoformat()})
+        await signals_service.on_case_registered(actor, case.id)
     return {"id": case.id, "case_number": case.case_number, "version": 1, "status": CaseStatus.REGISTERED.value}
 
 
@@ -264,8 +266,10 @@ async def act_on_case(actor: Actor, case_id: int, command: CaseCommand) -> dict:
         ).returning(Case.id)
         if not updated:  # someone else committed between our read and our write
             raise Conflict(STALE_VERSION)
-        await CaseEvent(case=case_id, contract=case["contract"], occurred_at=moment, actor_user=actor.user_id,
-                        actor_organisation=actor.organisation_id, **_event_fields(transition, case)).save()
+        event = CaseEvent(case=case_id, contract=case["contract"], occurred_at=moment, actor_user=actor.user_id,
+                          actor_organisation=actor.organisation_id, **_event_fields(transition, case))
+        await event.save()
+        await signals_service.on_case_event(actor, case, transition, event.id)
         await audit.record(actor, "change", "case", case_id, contract_id=case["contract"],
                            old={"status": case["status"], "subcontractor": case["subcontractor"],
                                 "version": case["version"]},
