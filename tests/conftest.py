@@ -13,6 +13,12 @@ import uuid
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Timing belongs in benchmarks, not in tests: no per-example deadline, which a busy 2-core CI machine would
+# turn into flaky failures.
+settings.register_profile("portal", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "portal"))
 
 TEST_DATABASE = os.environ.get("PORTAL_TEST_DATABASE", "sqlite")
 ADMIN_URL = os.environ.get("PORTAL_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
