@@ -7,6 +7,7 @@ recovered without the key. Error messages never repeat the BSN.
 
 import hashlib
 import hmac
+import re
 
 from portal.lib.errors import InvalidInput
 
@@ -49,3 +50,33 @@ def pseudonymise(bsn: str, key: bytes) -> str:
         raise ValueError(f"the pseudonym key must be at least {MIN_KEY_BYTES} bytes")
     normalised = validate_bsn(bsn)
     return hmac.new(bytes(key), normalised.encode("ascii"), hashlib.sha256).hexdigest()
+
+
+# Nine digits, optionally grouped as people write them (123456782, 1234.56.782, 123 456 782), not part
+# of a longer number. Case numbers (HLM-2026-000123) and dates never match: they have fewer digits per run.
+_BSN_SHAPED = re.compile(r"(?<![\d.])(?:\d[ .]?){8}\d(?![\d])")
+
+FREE_TEXT_WARNING = "Schrijf hier geen namen, adressen of BSN's: alleen wat nodig is om de hulpvraag te volgen."
+
+
+def contains_bsn(text: str | None) -> bool:
+    """Whether free text holds a 9-digit number that passes the elfproef (a BSN, most likely)."""
+    if not text:
+        return False
+    for match in _BSN_SHAPED.finditer(text):
+        try:
+            validate_bsn(match.group())
+        except InvalidInput:
+            continue
+        return True
+    return False
+
+
+def refuse_bsn_in_text(text: str | None, field: str) -> None:
+    """Free text is stored and shown to others: a BSN typed into it would undo the pseudonymisation."""
+    if contains_bsn(text):
+        raise InvalidInput(
+            "Deze tekst bevat een nummer dat op een BSN lijkt. Haal het weg voordat u opslaat: "
+            "vrije tekst mag geen BSN of andere gegevens bevatten waarmee iemand te herkennen is.",
+            field=field,
+        )

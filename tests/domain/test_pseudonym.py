@@ -5,7 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from portal.lib.errors import InvalidInput
-from portal.lib.pseudonym import pseudonymise, validate_bsn
+from portal.lib.pseudonym import contains_bsn, pseudonymise, refuse_bsn_in_text, validate_bsn
 
 KEY = b"k" * 32
 OTHER_KEY = b"o" * 32
@@ -120,3 +120,36 @@ def test_changing_one_digit_makes_it_invalid_or_another_pseudonym(bsn, position,
     except InvalidInput:
         return
     assert other != pseudonymise(bsn, KEY)
+
+
+# --- BSN-shaped numbers in free text ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", [
+    "Inwoner met BSN 111222333 belde",
+    "bsn: 1112.22.333",
+    "123 456 782 is het nummer",
+    "123456782",
+])
+def test_a_bsn_in_free_text_is_found(text):
+    assert contains_bsn(text)
+    with pytest.raises(InvalidInput) as raised:
+        refuse_bsn_in_text(text, "note")
+    assert raised.value.field == "note" and "BSN" in raised.value.message
+    assert "111222333" not in raised.value.message and "123456782" not in raised.value.message
+
+
+@pytest.mark.parametrize("text", [
+    None, "", "Casus HLM-2026-000123 besproken op 22-11-2026",
+    "Telefoon 0612345678",  # ten digits
+    "Bedrag 123456789 euro",  # nine digits that fail the elfproef
+    "Nummer 1234567820",  # a valid BSN inside a longer number is not a BSN
+])
+def test_ordinary_text_passes(text):
+    assert not contains_bsn(text)
+    refuse_bsn_in_text(text, "note")
+
+
+@given(st.text(alphabet=st.characters(blacklist_categories=["Nd"]), max_size=200))
+def test_text_without_digits_never_matches(text):
+    assert not contains_bsn(text)
