@@ -4,34 +4,44 @@ one transaction and audits what it reads or changes.
 Lists are scoped in SQL (``policy.case_scope``): the other organisations' cases never leave the database.
 """
 
+import operator
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
+from functools import lru_cache, reduce
 
+from piccolo.query import OrderByRaw
 from piccolo.query.functions.aggregate import Count
 
 from portal.accounts import audit, policy
 from portal.accounts.policy import CaseFacts, CaseView, ContractFacts
 from portal.accounts.rules import Actor, Role, default_purpose
+from portal.cases.clocks import CaseDates, StatusChange, compute_clocks
 from portal.cases.rules import (
     NOWHERE,
     CaseAction,
     CaseState,
     CaseStatus,
     Transition,
+    allowed_actions,
+    ball_in_court,
     decide_transition,
 )
 from portal.cases.schemas import CaseCommand, NewCase
 from portal.cases.tables import Case, CaseEvent
-from portal.contracts.tables import Contract, Subcontract
+from portal.contracts.tables import Contract, StatusNorm, Subcontract
 from portal.db import read_transaction, write_transaction
-from portal.lib.codelists import Domain, ProductCategory, ProvisionType, Urgency
+from portal.lib.calendar_nl import add_working_days, working_days_between
+from portal.lib.codelists import CodeList, Domain, EndReason, ProductCategory, ProvisionType, RejectionReason, Urgency
 from portal.lib.errors import Conflict, DomainError, InvalidInput, NotFound
 from portal.lib.formatting import AMSTERDAM, format_date
+from portal.lib.keyset import Cursor, decode_cursor, encode_cursor
 from portal.lib.pseudonym import pseudonymise, validate_bsn
 from portal.lib.tables_base import utc_now
 from portal.settings import get_settings
 from portal.signals import service as signals_service
+from portal.signals.rules import DEFAULT_STATUS_NORMS
 
 STALE_VERSION = ("Deze casus is intussen gewijzigd door iemand anders. Laad de casus opnieuw en kijk of uw "
                  "handeling nog nodig is.")
@@ -48,11 +58,21 @@ LIST_COLUMNS = (
 )
 
 
+class CaseOrder(StrEnum):
+    RECENT = "recent"  # (status_since, id) descending: what moved last first
+    NUMBER = "nummer"  # id ascending: the order of registration
+
+
 @dataclass(frozen=True)
 class CaseFilter:
     status: str | None = None
     search: str | None = None  # a (part of a) case number
-    after_id: int | None = None  # keyset page: cases with a larger id
+    subcontractor_id: int | None = None
+    category: str | None = None  # WMO020 product category
+    neighbourhood: str | None = None
+    overdue: bool = False  # longer in the status than the contract's norm for it
+    order: CaseOrder = CaseOrder.RECENT
+    cursor: str | None = None  # keyset page: the ``portal.lib.keyset`` cursor of the last row seen
 
 
 def _status_label(code: str | None) -> str | None:
@@ -82,9 +102,57 @@ async def case_facts(case_id: int) -> CaseFacts | None:
     return CaseFacts(contract=contract, current_subcontractor_id=row["subcontractor"], allocated_to=ever)
 
 
-async def list_cases(actor: Actor, filters: CaseFilter) -> dict:
-    """One keyset page of the cases the actor may see, oldest id first. A search is audited."""
+async def list_cases(actor: Actor, filters: CaseFilter, today: date | None = None) -> dict:
+    """One keyset page of the cases the actor may see. Page 1.000 costs what page 1 costs: the query seeks
+    past the cursor (no OFFSET), and the total is counted on the first page only. A search is audited."""
     policy.require_role(actor, policy.CASE_READER_ROLES, "casussen")
+    today = today or today_nl()
+    order = CaseOrder(filters.order)
+    cursor = decode_cursor(filters.cursor)
+    searching = bool(filters.search)
+    transaction = write_transaction() if searching else read_transaction()
+    async with transaction:
+        clauses = await _list_clauses(actor, filters, today)
+        query = Case.select(*LIST_COLUMNS, Case.urgency).where(*clauses, *_after(order, cursor))
+        if order is CaseOrder.RECENT:
+            query = query.order_by(Case.status_since, Case.id, ascending=False)
+        else:
+            query = query.order_by(Case.id)
+        rows = await query.limit(PAGE_SIZE + 1)
+        total = await Case.count().where(*clauses) if cursor is None else None
+        if searching:
+            await audit.record(actor, "search", "case", None, purpose=default_purpose(actor.role),
+                               new={"zoek": filters.search, "status": filters.status, "results": len(rows)})
+    has_more = len(rows) > PAGE_SIZE
+    rows = rows[:PAGE_SIZE]
+    for row in rows:
+        _decorate(row)
+    next_cursor = None
+    if has_more and rows:
+        last = rows[-1]
+        next_cursor = encode_cursor(last["status_since"] if order is CaseOrder.RECENT else last["id"], last["id"])
+    return {
+        "cases": rows, "total": total, "next": next_cursor,
+        "view": str(CaseView.PSEUDONYMISED if actor.role is Role.CONTRACT_MANAGER else CaseView.FULL),
+    }
+
+
+def _after(order: CaseOrder, cursor: Cursor | None) -> list:
+    """The keyset condition: the rows after the cursor in the list's order."""
+    if cursor is None:
+        return []
+    if order is CaseOrder.NUMBER:
+        return [Case.id > cursor.last_id]
+    try:
+        since = datetime.fromisoformat(str(cursor.sort_value))
+    except ValueError as exc:
+        raise InvalidInput("Deze paginalink is ongeldig; begin opnieuw bij de eerste pagina.", field="na") from exc
+    if since.tzinfo is None:
+        since = since.replace(tzinfo=UTC)
+    return [(Case.status_since < since) | ((Case.status_since == since) & (Case.id < cursor.last_id))]
+
+
+async def _list_clauses(actor: Actor, filters: CaseFilter, today: date) -> list:
     clauses = [policy.case_scope(actor)]
     if filters.status:
         clauses.append(Case.status == CaseStatus.parse(filters.status, field="status").value)
@@ -92,23 +160,59 @@ async def list_cases(actor: Actor, filters: CaseFilter) -> dict:
         if len(filters.search) > 32:
             raise InvalidInput("Zoek op (een deel van) een casusnummer.", field="zoek")
         clauses.append(Case.case_number.ilike(f"%{filters.search}%"))
-    page = [Case.id > filters.after_id] if filters.after_id is not None else []
-    transaction = write_transaction() if filters.search else read_transaction()
-    async with transaction:
-        rows = await Case.select(*LIST_COLUMNS).where(*clauses, *page).order_by(Case.id).limit(PAGE_SIZE + 1)
-        total = await Case.count().where(*clauses)
-        if filters.search:
-            await audit.record(actor, "search", "case", None, purpose=default_purpose(actor.role),
-                               new={"zoek": filters.search, "status": filters.status, "results": len(rows)})
-    has_more = len(rows) > PAGE_SIZE
-    rows = rows[:PAGE_SIZE]
-    for row in rows:
-        row["status_label"] = _status_label(row["status"])
-    return {
-        "cases": rows, "total": total,
-        "next_after_id": rows[-1]["id"] if has_more and rows else None,
-        "view": str(CaseView.PSEUDONYMISED if actor.role is Role.CONTRACT_MANAGER else CaseView.FULL),
-    }
+    if filters.subcontractor_id is not None:
+        clauses.append(Case.subcontractor == filters.subcontractor_id)
+    if filters.category:
+        clauses.append(Case.product_category == ProductCategory.parse(filters.category, field="categorie").value)
+    if filters.neighbourhood:
+        if len(filters.neighbourhood) > 100:
+            raise InvalidInput("Een wijknaam heeft hooguit 100 tekens.", field="wijk")
+        clauses.append(Case.neighbourhood == filters.neighbourhood)
+    if filters.overdue:
+        clauses.append(await _overdue_clause(actor, today))
+    return clauses
+
+
+@lru_cache(maxsize=512)
+def overdue_cutoff(norm_working_days: int, today: date) -> datetime:
+    """A case counts as overdue when its status started before this moment: it has then been in that status
+    more than ``norm_working_days`` working days on ``today`` (the same count as the stalled signal)."""
+    day = today
+    while working_days_between(day - timedelta(days=1), today) <= norm_working_days:
+        day -= timedelta(days=1)
+    return datetime.combine(day, time(0), tzinfo=AMSTERDAM).astimezone(UTC)
+
+
+async def _overdue_clause(actor: Actor, today: date):
+    """Status by status: the contract's own norm (``StatusNorm``) or the default one. The cut-off dates are
+    computed here; the database compares ``status_since`` against them (indexed, set-based)."""
+    contract_ids = [row["id"] for row in await Contract.select(Contract.id).where(policy.contract_scope(actor))]
+    overrides: dict[str, dict[int, int]] = {}
+    if contract_ids:
+        for row in await StatusNorm.select().where(StatusNorm.contract.is_in(contract_ids)):
+            overrides.setdefault(row["status"], {})[row["contract"]] = row["max_working_days"]
+    parts = []
+    for status in dict.fromkeys([*(s.value for s in DEFAULT_STATUS_NORMS), *overrides]):
+        own = overrides.get(status, {})
+        default = DEFAULT_STATUS_NORMS.get(status)  # type: ignore[call-overload]  (a StrEnum key)
+        if default is not None:
+            clause = (Case.status == status) & (Case.status_since < overdue_cutoff(default, today))
+            if own:
+                clause &= Case.contract.not_in(list(own))
+            parts.append(clause)
+        for contract_id, days in own.items():
+            parts.append((Case.contract == contract_id) & (Case.status == status)
+                         & (Case.status_since < overdue_cutoff(days, today)))
+    return reduce(operator.or_, parts) if parts else policy.nothing()
+
+
+def _label(codes: type[CodeList], code: str | None) -> str:
+    if not code:
+        return ""
+    try:
+        return codes(code).label
+    except ValueError:
+        return code
 
 
 async def get_case(actor: Actor, case_id: int, purpose: str | None = None) -> dict:
@@ -127,7 +231,7 @@ async def get_case(actor: Actor, case_id: int, purpose: str | None = None) -> di
             assert facts is not None
             case = await Case.select(
                 *LIST_COLUMNS, Case.pseudonym, Case.urgency, Case.aanvraag_date, Case.decision_date,
-                Case.beschikking_issued, Case.end_reason, Case.version,
+                Case.beschikking_issued, Case.end_reason, Case.version, Case.status_before_hold,
             ).where(Case.id == case_id).first()
             events = await CaseEvent.select(
                 CaseEvent.id, CaseEvent.occurred_at, CaseEvent.action, CaseEvent.from_status, CaseEvent.to_status,
@@ -334,3 +438,240 @@ def _event_fields(transition: Transition, case: dict) -> dict:
         "referred_to": "nergens" if referred is NOWHERE else referred,
         "note": transition.note,
     }
+
+
+# --- read models of the daily work: case page, intake form, allocation board, waiting list, inbox -----
+
+# What an allocation costs a subcontractor's capacity: asked (and assigned), accepted, in care.
+LOAD_STATUSES = (CaseStatus.ALLOCATION_REQUESTED.value, CaseStatus.ACCEPTED.value, CaseStatus.IN_CARE.value)
+URGENCY_RANK_SQL = "CASE urgency WHEN 'crisis' THEN 0 WHEN 'high' THEN 1 ELSE 2 END"
+INBOX_ACTIVE_LIMIT = 200
+ALLOCATION_ANSWER_WORKING_DAYS = 5  # iWmo OP274
+BOARD_ROLES = frozenset({Role.COORDINATOR, Role.CONTRACT_MANAGER})
+
+
+def local_date(moment: datetime | date) -> date:
+    return moment.astimezone(AMSTERDAM).date() if isinstance(moment, datetime) else moment
+
+
+def _decorate(row: dict) -> dict:
+    row["status_label"] = _status_label(row["status"])
+    row["category_label"] = _label(ProductCategory, row.get("product_category"))
+    if "urgency" in row:
+        row["urgency_label"] = _label(Urgency, row["urgency"])
+    return row
+
+
+async def _contracts_in_scope(actor: Actor, contract_id: int | None = None) -> list[dict]:
+    query = Contract.select(Contract.id, Contract.name).where(policy.contract_scope(actor))
+    if contract_id is not None:
+        query = query.where(Contract.id == contract_id)
+    return await query.order_by(Contract.name).order_by(Contract.id)
+
+
+async def _subcontractors(contract_ids: list[int]) -> list[dict]:
+    """The subcontractors of these contracts with their categories, capacity and current load. The load is
+    one grouped query over the case table (indexed on subcontractor, status), never a count per row."""
+    if not contract_ids:
+        return []
+    subcontracts = await Subcontract.select(
+        Subcontract.contract, Subcontract.subcontractor, Subcontract.subcontractor.name.as_alias("name"),
+        Subcontract.product_categories, Subcontract.capacity, Subcontract.start_date,
+    ).where(Subcontract.contract.is_in(contract_ids)).order_by(Subcontract.start_date)
+    loads = await Case.select(Case.contract, Case.subcontractor, Count(alias="load")).where(
+        Case.contract.is_in(contract_ids), Case.subcontractor.is_not_null(), Case.status.is_in(list(LOAD_STATUSES)),
+    ).group_by(Case.contract, Case.subcontractor)
+    load = {(row["contract"], row["subcontractor"]): row["load"] for row in loads}
+    latest: dict[tuple[int, int], dict] = {}
+    for row in subcontracts:  # the latest subcontract per (contract, subcontractor) counts
+        latest[(row["contract"], row["subcontractor"])] = row
+    result = []
+    for (contract, organisation), row in latest.items():
+        codes = [code.strip() for code in (row["product_categories"] or "").split(",") if code.strip()]
+        used = load.get((contract, organisation), 0)
+        capacity = row["capacity"] or 0
+        result.append({
+            "contract": contract, "id": organisation, "name": row["name"], "categories": codes,
+            "category_labels": [f"{code} {_label(ProductCategory, code)}" for code in codes],
+            "capacity": capacity, "load": used, "free": capacity - used,
+        })
+    return sorted(result, key=lambda row: (row["contract"], row["name"].casefold(), row["id"]))
+
+
+def _eligible(subcontractors: list[dict], contract_id: int, category: str) -> list[dict]:
+    return [row for row in subcontractors if row["contract"] == contract_id and category in row["categories"]]
+
+
+async def case_page(actor: Actor, case_id: int, purpose: str | None = None, today: date | None = None) -> dict:
+    """The case page: the case and its timeline (``get_case``, audited), who holds the ball and since when,
+    the legal clocks, and the actions this actor may take now (from the lifecycle table)."""
+    today = today or today_nl()
+    detail = await get_case(actor, case_id, purpose=purpose)
+    case, events = detail["case"], detail["events"]
+    state = CaseState(case["status"], case["subcontractor"], case["status_before_hold"])
+    ball = ball_in_court(state)
+    since = local_date(case["status_since"])
+    history = [StatusChange(local_date(event["occurred_at"]), CaseStatus(event["to_status"])) for event in events]
+    dates = CaseDates(melding_date=case["melding_date"], aanvraag_date=case["aanvraag_date"],
+                      decision_date=case["decision_date"], beschikking_issued=bool(case["beschikking_issued"]))
+    clocks = [vars(clock) | {"exceeded": clock.exceeded_since is not None} for clock in
+              compute_clocks(dates, history, today)]
+    for event in events:
+        event["action_label"] = "Melding geregistreerd" if event["action"] == "register" else _label(
+            CaseAction, event["action"])
+        event["reason_label"] = _label(RejectionReason, event["reason_code"])
+        event["end_reason_label"] = _label(EndReason, event["end_reason"])
+    actions = allowed_actions(state, actor.role, actor.organisation_id) if detail["can_change"] else []
+    subcontractors = []
+    if CaseAction.REQUEST_ALLOCATION in actions:
+        subcontractors = _eligible(await _subcontractors([case["contract"]]), case["contract"],
+                                   case["product_category"])
+    _decorate(case)
+    case["domain_label"] = _label(Domain, case["domain"])
+    case["provision_label"] = _label(ProvisionType, case["provision_type"])
+    case["end_reason_label"] = _label(EndReason, case["end_reason"])
+    return {
+        **detail,
+        "ball": {"party": ball.value, "label": ball.label, "since": since, "days": (today - since).days}
+        if ball else None,
+        "clocks": clocks,
+        "actions": [{"code": action.value, "label": action.label} for action in actions],
+        "subcontractors": subcontractors,
+        "today": today,
+        "reasons": RejectionReason.choices(), "end_reasons": EndReason.choices(),
+    }
+
+
+async def intake_form(actor: Actor) -> dict:
+    """What the melding form offers: the coordinator's contracts (and which domains each covers)."""
+    policy.require_role(actor, {Role.COORDINATOR}, "het registreren van meldingen")
+    contracts = await Contract.select(Contract.id, Contract.name, Contract.covers_wmo, Contract.covers_jeugd).where(
+        policy.contract_scope(actor)).order_by(Contract.name)
+    return {"contracts": contracts, "today": today_nl()}
+
+
+async def case_list_page(actor: Actor, filters: CaseFilter) -> dict:
+    """The list page: one keyset page plus the choices of its filters (the subcontractors of the actor's
+    contracts; a subcontractor filters on nothing but its own cases, so it gets none)."""
+    result = await list_cases(actor, filters)
+    subcontractors: list[dict] = []
+    if actor.role in BOARD_ROLES:
+        contract_ids = [row["id"] for row in await _contracts_in_scope(actor)]
+        if contract_ids:
+            subcontractors = await Subcontract.select(
+                Subcontract.subcontractor.as_alias("id"), Subcontract.subcontractor.name.as_alias("name"),
+            ).where(Subcontract.contract.is_in(contract_ids)).distinct().order_by(Subcontract.subcontractor.name)
+    return {**result, "subcontractor_choices": subcontractors}
+
+
+async def allocation_board(actor: Actor, contract_id: int | None = None, today: date | None = None) -> dict:
+    """Toewijzen: per contract the requests that need an allocation now (declined, back without a
+    subcontractor; and the head of every waiting list) and every subcontractor's capacity and load."""
+    policy.require_role(actor, BOARD_ROLES, "het toewijzen")
+    today = today or today_nl()
+    async with read_transaction():
+        contracts = await _contracts_in_scope(actor, contract_id)
+        ids = [row["id"] for row in contracts]
+        subcontractors = await _subcontractors(ids)
+        requests: list[dict] = []
+        if ids:
+            # The head of each waiting list (contract x category) in one windowed query; only placeholders
+            # and constants go into the text, the ids are parameters.
+            marks = ", ".join("{}" for _ in ids)
+            heads = await Case.raw(
+                f"SELECT id FROM (SELECT id, ROW_NUMBER() OVER (PARTITION BY contract, product_category "  # noqa: S608
+                f"ORDER BY {URGENCY_RANK_SQL}, status_since, id) AS place FROM portal_case "
+                f"WHERE status = 'waiting_list' AND contract IN ({marks})) ranked WHERE place = 1", *ids)
+            head_ids = [row["id"] for row in heads]
+            open_request = (Case.status == CaseStatus.ALLOCATION_REQUESTED.value) & Case.subcontractor.is_null()
+            if head_ids:
+                open_request |= Case.id.is_in(head_ids)
+            requests = await Case.select(*LIST_COLUMNS, Case.urgency, Case.version).where(
+                Case.contract.is_in(ids), open_request,
+            ).order_by(OrderByRaw(URGENCY_RANK_SQL)).order_by(Case.status_since).order_by(Case.id)
+    for row in requests:
+        _decorate(row)
+        row["days"] = (today - local_date(row["status_since"])).days
+        row["options"] = _eligible(subcontractors, row["contract"], row["product_category"])
+    can_act = actor.role is Role.COORDINATOR
+    return {
+        "contracts": [
+            {**contract,
+             "requests": [row for row in requests if row["contract"] == contract["id"]],
+             "subcontractors": [row for row in subcontractors if row["contract"] == contract["id"]]}
+            for contract in contracts
+        ],
+        "can_act": can_act, "selected_contract": contract_id,
+    }
+
+
+async def waiting_list(actor: Actor, contract_id: int | None = None, category: str | None = None,
+                       today: date | None = None) -> dict:
+    """The central waiting list: one list per contract and product category, in order of urgency (crisis,
+    high, normal) and then the date the case went on the list, with each entry's waiting time and the
+    list's average."""
+    policy.require_role(actor, BOARD_ROLES, "de wachtlijst")
+    today = today or today_nl()
+    code = ProductCategory.parse(category, field="categorie").value if category else None
+    async with read_transaction():
+        contracts = await _contracts_in_scope(actor)
+        ids = [row["id"] for row in contracts if contract_id is None or row["id"] == contract_id]
+        rows: list[dict] = []
+        if ids:
+            query = Case.select(*LIST_COLUMNS, Case.urgency, Case.version).where(
+                Case.contract.is_in(ids), Case.status == CaseStatus.WAITING_LIST.value)
+            if code:
+                query = query.where(Case.product_category == code)
+            rows = await query.order_by(Case.contract, Case.product_category).order_by(
+                OrderByRaw(URGENCY_RANK_SQL)).order_by(Case.status_since).order_by(Case.id)
+    names = {row["id"]: row["name"] for row in contracts}
+    lists: dict[tuple[int, str], dict] = {}
+    for row in rows:
+        _decorate(row)
+        row["days"] = (today - local_date(row["status_since"])).days
+        key = (row["contract"], row["product_category"])
+        if key not in lists:
+            lists[key] = {"contract": row["contract"], "contract_name": names.get(row["contract"], ""),
+                          "category": row["product_category"], "category_label": row["category_label"],
+                          "entries": []}
+        lists[key]["entries"].append(row)
+    for entry in lists.values():
+        days = [row["days"] for row in entry["entries"]]
+        entry["average_days"] = sum(days) / len(days)
+        for position, row in enumerate(entry["entries"], start=1):
+            row["position"] = position
+    return {
+        "lists": sorted(lists.values(), key=lambda entry: (entry["contract_name"], entry["category"])),
+        "contracts": contracts, "selected_contract": contract_id, "selected_category": code or "",
+        "categories": ProductCategory.choices(), "can_act": actor.role is Role.COORDINATOR,
+    }
+
+
+async def inbox(actor: Actor, today: date | None = None) -> dict:
+    """The subcontractor's inbox: allocation requests to answer within 5 working days (oldest first), then
+    its cases accepted (to start), in care and on hold."""
+    policy.require_role(actor, {Role.SUBCONTRACTOR}, "de inbox")
+    today = today or today_nl()
+    mine = Case.subcontractor == actor.organisation_id
+    async with read_transaction():
+        requests = await Case.select(*LIST_COLUMNS, Case.urgency, Case.version).where(
+            mine, Case.status == CaseStatus.ALLOCATION_REQUESTED.value,
+        ).order_by(Case.status_since).order_by(Case.id)
+        active = await Case.select(*LIST_COLUMNS, Case.urgency, Case.version, Case.status_before_hold).where(
+            mine, Case.status.is_in([CaseStatus.ACCEPTED.value, CaseStatus.IN_CARE.value, CaseStatus.ON_HOLD.value]),
+        ).order_by(Case.status_since).order_by(Case.id).limit(INBOX_ACTIVE_LIMIT + 1)
+    for row in requests:
+        _decorate(row)
+        came_in = local_date(row["status_since"])
+        deadline = add_working_days(came_in, ALLOCATION_ANSWER_WORKING_DAYS)
+        row["deadline"] = deadline
+        row["days_left"] = (working_days_between(today, deadline) if today <= deadline
+                            else -max(1, working_days_between(deadline, today)))
+    for row in active:
+        _decorate(row)
+        row["days"] = (today - local_date(row["status_since"])).days
+    groups = {status: [row for row in active[:INBOX_ACTIVE_LIMIT] if row["status"] == status]
+              for status in (CaseStatus.ACCEPTED.value, CaseStatus.IN_CARE.value, CaseStatus.ON_HOLD.value)}
+    return {"requests": requests, "accepted": groups["accepted"], "in_care": groups["in_care"],
+            "on_hold": groups["on_hold"], "more": len(active) > INBOX_ACTIVE_LIMIT,
+            "reasons": RejectionReason.choices()}
