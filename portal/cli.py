@@ -150,6 +150,23 @@ def create_user(email: str, display_name: str, organisation_id: int, role: str, 
     click.echo(f"Account {data.email} aangemaakt (id {user_id}).")
 
 
+@main.command("create-api-key")
+@click.option("--email", required=True, help="E-mail address of the account the key acts for.")
+@click.option("--name", required=True, help="Name of the key (e.g. the system that uses it).")
+def create_api_key(email: str, name: str) -> None:
+    """Create an API key for the JSON API and print it once (audited with origin 'cli')."""
+    from portal.accounts import api_keys
+    from portal.lib.errors import DomainError
+
+    try:
+        created = _run(_with_pool(api_keys.create_api_key_for, email, name))
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"API-sleutel '{created.name}' aangemaakt (id {created.id}). Deze sleutel wordt maar één keer "
+               "getoond; bewaar hem veilig:", err=True)
+    click.echo(created.key)
+
+
 @main.group()
 def audit() -> None:
     """The audit trail."""

@@ -14,13 +14,17 @@ from typing import Any
 from litestar.config.csrf import CSRFConfig
 from litestar.connection import ASGIConnection
 from litestar.datastructures import Cookie, MutableScopeHeaders
+from litestar.exceptions import NotAuthorizedException
 from litestar.handlers.base import BaseRouteHandler
+from litestar.middleware import DefineMiddleware
+from litestar.middleware.authentication import AuthenticationResult
+from litestar.middleware.csrf import CSRFMiddleware
 from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.middleware.session.server_side import ServerSideSessionBackend, ServerSideSessionConfig
-from litestar.security.session_auth import SessionAuth
-from litestar.types import Empty
+from litestar.security.session_auth import SessionAuth, SessionAuthMiddleware
+from litestar.types import Empty, Receive, Scope, Send
 
-from portal.accounts import policy, service
+from portal.accounts import api_keys, policy, service
 from portal.accounts.rules import Actor, Role
 from portal.accounts.store import DatabaseStore
 from portal.settings import Settings
@@ -89,11 +93,51 @@ async def retrieve_actor(session: dict[str, Any], connection: ASGIConnection) ->
     return await service.actor_for_session(user_id, generation, client_address(connection))
 
 
+# --- machine access: `Authorization: Bearer <key>` on the JSON API ------------------------------------
+API_PATH_PREFIX = "/api/v1/"
+
+
+@dataclass(frozen=True)
+class ApiKeyAuth:
+    """``request.auth`` of a request authenticated by an API key (not by the session cookie)."""
+
+    prefix: str
+
+
+def bearer_key(connection: ASGIConnection) -> str | None:
+    """The key of an ``Authorization: Bearer`` header on a JSON API path, else None."""
+    if not connection.scope["path"].startswith(API_PATH_PREFIX):
+        return None
+    header = connection.headers.get("authorization")
+    if header is None:
+        return None
+    scheme, _, key = header.strip().partition(" ")
+    if scheme.lower() != "bearer" or not key.strip():
+        raise NotAuthorizedException("malformed Authorization header")
+    return key.strip()
+
+
+class SessionOrApiKeyAuthMiddleware(SessionAuthMiddleware):
+    """The session, or on ``/api/v1/`` an API key. A request that carries a bearer key is authenticated by that
+    key alone (an unknown or revoked key is 401, never a fall-back to a cookie the client also sends), so a
+    bearer request cannot ride on a browser's ambient cookie: that is what makes it safe to skip CSRF for it."""
+
+    async def authenticate_request(self, connection: ASGIConnection) -> AuthenticationResult:
+        key = bearer_key(connection)
+        if key is None:
+            return await super().authenticate_request(connection)
+        actor = await api_keys.actor_for_key(key, client_address(connection))
+        if actor is None:
+            raise NotAuthorizedException("unknown or revoked API key")
+        return AuthenticationResult(user=actor, auth=ApiKeyAuth(prefix=key[:api_keys.SHOWN_PREFIX_LENGTH]))
+
+
 def session_auth(settings: Settings) -> SessionAuth:
     return SessionAuth[Actor, RotatingSessionBackend](
         retrieve_user_handler=retrieve_actor,
         session_backend_config=session_config(settings),
         exclude=PUBLIC_PATHS,
+        authentication_middleware_class=SessionOrApiKeyAuthMiddleware,
     )
 
 
@@ -103,6 +147,25 @@ def csrf_config(settings: Settings) -> CSRFConfig:
         secret=settings.secret_key.get_secret_value(), cookie_name=CSRF_COOKIE, cookie_secure=cookies_secure(settings),
         cookie_httponly=True, cookie_samesite="lax", exclude=["^/health", "^/api/schema"],
     )
+
+
+class PortalCSRFMiddleware(CSRFMiddleware):
+    """Litestar's CSRF check, except for requests authenticated by an API key (``ApiKeyAuth``): CSRF protects
+    cookie-authenticated browser requests, and a cookie-session POST to the API still needs its token.
+
+    Runs inside the authentication middleware, so ``scope["auth"]`` is known here."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if isinstance(scope.get("auth"), ApiKeyAuth):
+            await self.app(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+
+def csrf_middleware(settings: Settings) -> DefineMiddleware:
+    """Add to the app's middleware (after the session auth, which ``on_app_init`` puts first), instead of
+    ``Litestar(csrf_config=...)``, whose built-in middleware cannot tell a bearer request from a browser."""
+    return DefineMiddleware(PortalCSRFMiddleware, config=csrf_config(settings))
 
 
 def _is_login_attempt(request: Any) -> bool:

@@ -61,3 +61,31 @@ class SessionRecord(Table, tablename="session_record"):
     key = Varchar(length=255, unique=True, null=False)
     data = Text(null=False, default="")
     expires_at = Timestamptz(null=True, default=None, index=True)
+
+
+class ApiKey(Table, tablename="api_key"):
+    """A person's key for the JSON API (``Authorization: Bearer <key>``). Only the SHA-256 of the secret is
+    stored; the secret is shown once, at creation. The key acts as its person: same role, same organisation."""
+
+    user = restrict_fk(User)
+    name = Varchar(length=100, null=False)
+    prefix = Varchar(length=8, null=False)  # the first characters of the key, shown to recognise it
+    key_hash = Varchar(length=64, unique=True, null=False)
+    created_at = created_at()
+    last_used_at = Timestamptz(null=True, default=None)
+    revoked_at = Timestamptz(null=True, default=None)
+
+
+class IdempotencyRecord(Table, tablename="idempotency_record"):
+    """The stored first response to a POST with an ``Idempotency-Key`` header, written in the transaction of
+    the change itself and kept 24 hours.
+
+    Unique on (user, key): ``scoped_key`` is the SHA-256 of the user id and the client's key, one unique column
+    (a composite unique constraint cannot be added to a SQLite table by a Piccolo migration)."""
+
+    user = restrict_fk(User)
+    scoped_key = Varchar(length=64, unique=True, null=False)
+    fingerprint = Varchar(length=64, null=False)  # keyed hash of method, path and canonical body
+    response_status = Integer(null=True, default=None)
+    response_body = JSON(null=True, default=None)
+    created_at = created_at()
