@@ -9,10 +9,11 @@ from arq.connections import RedisSettings
 from portal.db import close_pool, start_pool
 from portal.ops.jobs import heartbeat
 from portal.settings import get_settings
+from portal.signals.jobs import scan_signals, send_digests
 
-JOBS = [heartbeat]
+JOBS = [heartbeat, scan_signals, send_digests]
 # The same schedule runs in-process when no Redis is configured (portal.app).
-SCHEDULE = {heartbeat: 60}
+SCHEDULE = {heartbeat: 60, scan_signals: 3600, send_digests: 86400}
 
 
 async def startup(ctx: dict) -> None:
@@ -31,7 +32,13 @@ def redis_settings() -> RedisSettings:
 
 class WorkerSettings:
     functions = JOBS
-    cron_jobs = [cron(heartbeat, second={0}, unique=True, run_at_startup=False)]
+    cron_jobs = [
+        cron(heartbeat, second={0}, unique=True, run_at_startup=False),
+        # hourly at minute 7 (a missed tick is caught up by the next: the scan is idempotent)
+        cron(scan_signals, minute={7}, second={0}, unique=True, run_at_startup=False),
+        # daily at 06:30 UTC, after the night's scans, before the working day starts
+        cron(send_digests, hour={6}, minute={30}, second={0}, unique=True, run_at_startup=False),
+    ]
     on_startup = startup
     on_shutdown = shutdown
     redis_settings = redis_settings()

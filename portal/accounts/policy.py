@@ -54,6 +54,7 @@ class CaseFacts:
 class ReportFacts:
     contract: ContractFacts
     organisation_id: int
+    kind: str = "subcontractor"  # or "contract": the consolidated report of the main contractor
 
 
 class CaseView(StrEnum):
@@ -194,6 +195,14 @@ def authorize_report_read(actor: Actor, report: ReportFacts | None) -> None:
         raise NotFound(NOT_FOUND_REPORT)
 
 
+def can_review_report(actor: Actor, report: ReportFacts) -> bool:
+    """Returning or accepting: the coordinator reviews subcontractor reports, the contract manager the
+    consolidated contract report."""
+    if report.kind == "contract":
+        return is_contract_manager_of(actor, report.contract)
+    return is_coordinator_of(actor, report.contract) and actor.organisation_id != report.organisation_id
+
+
 # --- query scoping: the same rules as SQL ------------------------------------------------------------
 # Every list, count, export and search goes through one of these. Tables are imported inside the
 # functions so the pure half above can be used (and tested) without the table definitions.
@@ -262,6 +271,34 @@ def report_scope(actor: Actor):
     if actor.role is Role.CONTRACT_MANAGER:
         return Report.contract.is_in(managed_contract_ids(actor))
     return nothing()
+
+
+SIGNAL_READER_ROLES = CASE_READER_ROLES
+
+
+def signal_scope(actor: Actor):
+    """``where`` clause for ``Signal`` rows the actor may see (that they exist; content: see below).
+
+    Coordinator: every signal of the contracts it coordinates (confidential ones without their content);
+    contract manager: its municipality's contracts; subcontractor: signals about itself or its cases
+    (``Signal.subcontractor``), owned by it, or raised by it; admin: none."""
+    from portal.signals.tables import Signal
+
+    org = actor.organisation_id
+    if actor.role is Role.COORDINATOR:
+        return Signal.contract.is_in(coordinated_contract_ids(actor))
+    if actor.role is Role.CONTRACT_MANAGER:
+        return Signal.contract.is_in(managed_contract_ids(actor))
+    if actor.role is Role.SUBCONTRACTOR:
+        return (Signal.subcontractor == org) | (Signal.owner_organisation == org) | (
+            Signal.raised_by_organisation == org)
+    return nothing()
+
+
+def signal_content_hidden(actor: Actor, confidential: bool, raised_by_organisation_id: int | None) -> bool:
+    """A confidential signal raised by a subcontractor: the main contractor's coordinators see that it was
+    raised, never its content (title, detail, case, who raised it, comments)."""
+    return bool(confidential) and actor.role is Role.COORDINATOR and raised_by_organisation_id != actor.organisation_id
 
 
 def audit_scope(actor: Actor):

@@ -250,8 +250,11 @@ def outlier_key(contract_id: int, subcontractor_id: int, metric: str, period: st
     return _key(R.OUTLIER, contract_id, subcontractor_id, metric, period)
 
 
-def savings_behind_key(contract_id: int, year: int) -> str:
-    return _key(R.SAVINGS_BEHIND, contract_id, year)
+def savings_behind_key(contract_id: int, year: int, level: str = "contract") -> str:
+    # a contract with several target levels (Hengelo: tender and transformation) gets one signal per level
+    if level == "contract":
+        return _key(R.SAVINGS_BEHIND, contract_id, year)
+    return _key(R.SAVINGS_BEHIND, contract_id, year, level)
 
 
 def raised_key(signal_uuid: UUID | str) -> str:
@@ -793,6 +796,7 @@ def savings_behind_signal(
     tolerance_pct: float,
     *,
     today: date,
+    level: str = "contract",
 ) -> SignalDraft | None:
     """A signal when the cumulative savings are behind the target by more than ``tolerance_pct`` percent of
     the target (exactly at the tolerance is still on track)."""
@@ -815,8 +819,9 @@ def savings_behind_signal(
     )
     return _draft(
         R.SAVINGS_BEHIND,
-        key=savings_behind_key(contract_id, year),
-        title=f"Besparing {year} blijft achter: {format_money(shortfall)} achter op het pad",
+        key=savings_behind_key(contract_id, year, level),
+        title=f"Besparing {year} blijft achter: {format_money(shortfall)} achter op het pad"
+        + ("" if level == "contract" else f" (niveau '{level}')"),
         detail=(
             f"Doel tot en met {year}: {format_money(cumulative_target_cents)} besparing; gerealiseerd: "
             f"{format_money(cumulative_actual_savings_cents)}. De achterstand van {format_money(shortfall)}{share} "

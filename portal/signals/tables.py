@@ -19,6 +19,8 @@ class Signal(Table, tablename="signal"):
     subcontractor = restrict_fk(Organisation, null=True)
     owner_organisation = restrict_fk(Organisation)
     raised_by = restrict_fk(User, null=True)
+    # The organisation that raised a ``raised`` signal (it keeps seeing what it raised).
+    raised_by_organisation = restrict_fk(Organisation, null=True)
     title = Varchar(length=300, null=False)
     detail = Text(default="")
     confidential = Boolean(default=False)
@@ -35,4 +37,16 @@ class SignalComment(Table, tablename="signal_comment"):
     author = restrict_fk(User)
     organisation = restrict_fk(Organisation)
     body = Text(null=False)
+    created_at = created_at()
+    # The lifecycle step this text came with (acknowledge, resolve, ...); None for a plain reaction.
+    action = Varchar(length=16, null=True, default=None)
+
+
+class Digest(Table, tablename="signal_digest"):
+    """What was overdue in a person's court on one day. Unique on (user, day): a rerun does not duplicate."""
+
+    user = restrict_fk(User)
+    day = Date(null=False)
+    body = Text(null=False, default="")
+    overdue_count = Integer(default=0)
     created_at = created_at()
