@@ -22,6 +22,8 @@ class Scenario:
     investments: tuple[tuple[date, int, str], ...] = ()
     missed_target_terms: str = ""
     mail_domain: str = field(default="")
+    target_level: str = "contract"  # the level of savings_target_cents_per_year (Hengelo: "tender")
+    extra_target_levels: tuple[tuple[str, tuple[int, ...]], ...] = ()  # further levels, per year
 
 
 SCENARIOS = {
@@ -44,5 +46,30 @@ SCENARIOS = {
         missed_target_terms="Bij een gemiste jaardoelstelling stellen partijen samen een verbeterplan op; "
         "het budget blijft bevroren en de CAO-indexatie wordt apart door de gemeente betaald.",
         mail_domain="haarlem",
+    ),
+    "hengelo": Scenario(
+        key="hengelo",
+        municipality="Gemeente Hengelo",
+        contract_name="Wijkracht Hengelo",
+        main_contractor="Wijkracht Hengelo (consortium van 7)",
+        subcontractor_count=14,
+        start=date(2024, 1, 1),
+        end=date(2028, 12, 31),
+        baseline_cents_per_year=2_600_000_000,
+        # EUR 3,7 mln from the tender over five years ...
+        savings_target_cents_per_year=(50_000_000, 60_000_000, 80_000_000, 90_000_000, 90_000_000),
+        target_level="tender",
+        # ... and EUR 6,9 mln with the whole transformation (indications largely abolished)
+        extra_target_levels=(("transformation", (80_000_000, 110_000_000, 150_000_000, 170_000_000,
+                                                 180_000_000)),),
+        indexation_pct_per_year=2.8,
+        neighbourhoods=("Centrum", "Hengelo-Noord", "Hasseler Es", "Berflo Es", "Hengelose Es", "Groot Driene"),
+        case_prefix="HGL",
+        investments=((date(2024, 1, 15), 100_000_000, "Opbouw consortium en wijkteams"),
+                     (date(2025, 1, 15), 70_000_000, "Digitale werkvoorraad, scholing en transitiebegeleiding")),
+        missed_target_terms="Wordt het niveau van de aanbesteding niet gehaald, dan stellen gemeente en Wijkracht "
+        "binnen drie maanden een herstelplan op; het tekort wordt verrekend met het volgende jaar. Het niveau van de "
+        "hele transformatie is een gezamenlijke ambitie zonder verrekening.",
+        mail_domain="hengelo",
     ),
 }
