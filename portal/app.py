@@ -21,16 +21,20 @@ from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
 from portal import __version__
-from portal.accounts import auth
+from portal.accounts import api_key_pages, auth
 from portal.accounts import controllers as accounts_controllers
+from portal.cases import api as cases_api
 from portal.cases import controllers as cases_controllers
 from portal.dashboard.controllers import home
 from portal.db import close_pool, start_pool
 from portal.lib import formatting
 from portal.lib.errors import DomainError
 from portal.lib.queue import InProcessRunner, ScheduledJob
-from portal.ops.controllers import health
+from portal.ops import controllers as ops_controllers
+from portal.reports import controllers as reports_controllers
+from portal.savings import controllers as savings_controllers
 from portal.settings import REPO_ROOT, Settings, get_settings
+from portal.signals import controllers as signals_controllers
 
 TEMPLATES_DIR = REPO_ROOT / "templates"
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -129,7 +133,15 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     return Litestar(
         route_handlers=[
-            home, health, *accounts_controllers.ROUTES, *cases_controllers.ROUTES,
+            home,
+            *ops_controllers.ROUTES,
+            *accounts_controllers.ROUTES,
+            *api_key_pages.ROUTES,
+            *cases_controllers.ROUTES,
+            *reports_controllers.ROUTES,
+            *cases_api.ROUTES,
+            *savings_controllers.ROUTES,
+            *signals_controllers.ROUTES,
             create_static_files_router(path="/static", directories=[STATIC_DIR]),
         ],
         template_config=TemplateConfig(directory=TEMPLATES_DIR, engine=JinjaTemplateEngine,
@@ -138,8 +150,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         state=State({"settings": settings}),
         stores=auth.stores(),
         on_app_init=[auth.session_auth(settings).on_app_init],
-        csrf_config=auth.csrf_config(settings),
-        middleware=[auth.login_rate_limit(settings).middleware],
+        # CSRF as middleware (not csrf_config=): requests authenticated by an API key are exempt, see auth.py
+        middleware=[auth.login_rate_limit(settings).middleware, auth.csrf_middleware(settings)],
         exception_handlers={
             DomainError: domain_error_handler,
             NotAuthorizedException: not_authorized_handler,

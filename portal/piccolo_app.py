@@ -4,13 +4,13 @@ from pathlib import Path
 
 from piccolo.conf.apps import AppConfig
 
-from portal.accounts.tables import AuditEntry, Organisation, SessionRecord, User
+from portal.accounts.tables import ApiKey, AuditEntry, IdempotencyRecord, Organisation, SessionRecord, User
 from portal.cases.tables import Case, CaseEvent
 from portal.contracts.tables import Contract, ContractYear, StatusNorm, Subcontract
 from portal.ops.tables import JobRun
 from portal.reports.tables import Report, ReportComment, ReportPeriod, ReportTemplate, ReportVersion
 from portal.savings.tables import Investment, SavingsActual, SavingsTarget
-from portal.signals.tables import Signal, SignalComment
+from portal.signals.tables import Digest, Signal, SignalComment
 
 ALL_TABLES = [
     Organisation,
@@ -24,6 +24,7 @@ ALL_TABLES = [
     CaseEvent,
     Signal,
     SignalComment,
+    Digest,
     ReportTemplate,
     ReportPeriod,
     Report,
@@ -34,6 +35,8 @@ ALL_TABLES = [
     Investment,
     JobRun,
     SessionRecord,
+    ApiKey,
+    IdempotencyRecord,
 ]
 
 APP_CONFIG = AppConfig(
