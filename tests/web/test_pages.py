@@ -45,3 +45,9 @@ async def test_unknown_page_gives_a_dutch_404(client):
     api = await client.get("/api/v1/bestaat-niet")
     assert api.status_code == 404
     assert api.json()["detail"].startswith("Deze pagina bestaat niet")
+
+
+async def test_liveness_answers_without_touching_the_database(client):
+    response = await client.get("/health/live")
+    assert response.status_code == 200 and response.json() == {"status": "ok"}
+    assert "set-cookie" not in response.headers  # probes must not create sessions
