@@ -7,10 +7,12 @@ The same seed gives the same data.
 """
 
 import contextlib
+import json
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from fractions import Fraction
 
 from portal.accounts.passwords import hash_password
 from portal.accounts.tables import Organisation, User
@@ -21,7 +23,7 @@ from portal.db import empty_all_tables, write_transaction
 from portal.demo.scenarios import SCENARIOS, Scenario
 from portal.lib.calendar_nl import add_working_days
 from portal.lib.pseudonym import pseudonymise
-from portal.reports.tables import ReportPeriod, ReportTemplate
+from portal.reports.tables import Report, ReportPeriod, ReportTemplate, ReportVersion
 from portal.savings.tables import Investment, SavingsActual, SavingsTarget
 from portal.settings import get_settings
 
@@ -324,7 +326,68 @@ async def _write_scenario(spec: Scenario, rng: random.Random, case_count: int, t
     simulator = CaseSimulator(rng, today, coordinator_org["id"], providers, decline_rate)
     summary.cases, summary.re_reports, summary.events = await _cases(spec, contract.id, simulator, rng, case_count,
                                                                      today)
+    await _demo_reports(contract.id, subcontractors, [row["id"] for row in users[5:]], users[3]["id"],
+                        coordinator_org["id"], rng, today)
     return summary
+
+
+DEMO_STORIES = ("Meer inwoners vonden de weg naar de buurtkamer.", "Samen met de huisarts korter gewacht.",
+                "Vrijwilligers hielden de inloop drie dagen per week open.")
+
+
+async def _demo_reports(contract_id: int, subcontractors: list[dict], writers: list[int], coordinator: int,
+                        coordinator_org: int, rng: random.Random, today: date) -> None:
+    """Learning-cycle reports for every quarter past its deadline: most accepted, a few missing (more in the
+    latest two quarters), one returned; the main contractor's contract report for each quarter, the latest
+    one waiting for the municipality's review. Two bulk inserts; no computed figures (the pages compute those)."""
+    template = await ReportTemplate.select(ReportTemplate.id).where(ReportTemplate.contract == contract_id).first()
+    periods = await ReportPeriod.select(ReportPeriod.id, ReportPeriod.deadline).where(
+        ReportPeriod.contract == contract_id, ReportPeriod.deadline < today).order_by(
+        ReportPeriod.starts_on, ascending=False)
+    if template is None:
+        return
+    reports, contents = [], []
+    for age, period in enumerate(periods):
+        for index, (sub, writer) in enumerate(zip(subcontractors, writers, strict=True)):
+            if rng.random() < (0.1 if age < 2 else 0.02) and index != 1:
+                continue  # missing: never started
+            status = "returned" if age == 0 and index == 1 else "accepted"
+            submitted = datetime.combine(period["deadline"] - timedelta(days=rng.randint(1, 20)), WORK_START,
+                                         tzinfo=UTC)
+            reports.append(Report(period=period["id"], contract=contract_id, template=template["id"],
+                                  organisation=sub["id"], kind="subcontractor", status=status, current_version=1,
+                                  draft=json.dumps({"values": {}, "sections": {}}), submitted_at=submitted,
+                                  updated_at=submitted, accepted_at=submitted + timedelta(days=3)
+                                  if status == "accepted" else None,
+                                  returned_reason="Graag de uren collectief per wijk toelichten."
+                                  if status == "returned" else None))
+            contents.append((writer, submitted, {
+                "template_version": 1, "computed": {},
+                "indicators": {"inwoners_ondersteund": rng.randint(20, 400), "nieuwe_hulpvragen": rng.randint(5, 80),
+                               "uren_collectief": str(rng.randint(100, 4000)), "vrijwilligers": rng.randint(0, 40),
+                               "clienttevredenheid": str(rng.randint(70, 95))},
+                "sections": {"goed": rng.choice(DEMO_STORIES),
+                             "geleerd": "- eerst samen het gesprek\n- dan pas indiceren"},
+            }))
+        submitted = datetime.combine(period["deadline"] + timedelta(days=rng.randint(3, 12)), WORK_START, tzinfo=UTC)
+        status = "submitted" if age == 0 else "accepted"
+        reports.append(Report(period=period["id"], contract=contract_id, template=template["id"],
+                              organisation=coordinator_org, kind="contract", status=status, current_version=1,
+                              draft=json.dumps({"values": {}, "sections": {}}), submitted_at=submitted,
+                              updated_at=submitted,
+                              accepted_at=submitted + timedelta(days=10) if status == "accepted" else None))
+        contents.append((coordinator, submitted, {
+            "template_version": 1, "computed": {}, "indicators": {},
+            "sections": {"goed": "De wijkteams werken met één werkvoorraad; de doorlooptijd daalt.",
+                         "nodig": "Van de gemeente: snellere besluiten over maatwerk boven de EUR 10.000."},
+        }))
+    if not reports:
+        return
+    ids = [row["id"] for row in await Report.insert(*reports).returning(Report.id)]
+    await ReportVersion.insert(*[
+        ReportVersion(report=report_id, number=1, content=json.dumps(content, ensure_ascii=False),
+                      submitted_by=writer, submitted_at=submitted)
+        for report_id, (writer, submitted, content) in zip(ids, contents, strict=True)])
 
 
 DEFAULT_NORMS = {  # working days a case may stay in a status before it counts as stalled
@@ -348,31 +411,42 @@ async def _money(spec: Scenario, contract_id: int, today: date, rng: random.Rand
         indexation = int(lump_sum * spec.indexation_pct_per_year / 100) * (index + 1)
         rows.append(ContractYear(contract=contract_id, year=year, lump_sum_cents=lump_sum,
                                  indexation_cents=indexation, baseline_cents=spec.baseline_cents_per_year))
-        targets.append(SavingsTarget(contract=contract_id, year=year, amount_cents=target))
+        targets.append(SavingsTarget(contract=contract_id, year=year, level=spec.target_level, amount_cents=target))
+        for level, amounts in spec.extra_target_levels:  # e.g. Hengelo's whole-transformation level
+            targets.append(SavingsTarget(contract=contract_id, year=year, level=level,
+                                         amount_cents=amounts[min(index, len(amounts) - 1)]))
     await ContractYear.insert(*rows)
     await SavingsTarget.insert(*targets)
     for invested_on, amount, description in spec.investments:
         await Investment(contract=contract_id, invested_on=invested_on, amount_cents=amount,
                          description=description).save()
-    # Quarterly actual spend from the ledger, up to the last full quarter; one corrected statement.
-    quarter_start = spec.start
-    previous = None
-    while True:
-        quarter_end = _quarter_end(quarter_start)
-        if quarter_end >= today:
-            break
-        planned = (spec.baseline_cents_per_year - spec.savings_target_cents_per_year[0]) // 4
-        spend = int(planned * rng.uniform(0.985, 1.02))
+    # Quarterly spend from the ledger up to the last full quarter: the year's lump sum plus the CAO indexation
+    # the municipality pays on top, give or take a little, so the agreed savings are roughly reached. The first
+    # quarter's ledger held a double-booked invoice (EUR 45.000) that a correction later took out.
+    by_year = {row.year: row for row in rows}
+    quarter_start, first = spec.start, None
+    while (quarter_end := _quarter_end(quarter_start)) < today:
+        year = by_year[quarter_start.year]
+        # budgets run per day, as the savings maths does: Q1 has 90 days, Q3 92
+        share = Fraction((quarter_end - quarter_start).days + 1, (date(quarter_start.year + 1, 1, 1)
+                                                                   - date(quarter_start.year, 1, 1)).days)
+        planned = int((year.lump_sum_cents + year.indexation_cents) * share)
+        wobble = (year.baseline_cents - year.lump_sum_cents) // 400  # 0,25% of the year's target, per quarter
+        spend = planned + rng.randint(-wobble, wobble)
         actual = SavingsActual(contract=contract_id, period_start=quarter_start, period_end=quarter_end,
-                               spend_cents=spend, source="ledger", note="Grootboek gemeente")
+                               spend_cents=spend + (DOUBLE_BOOKING if first is None else 0), source="ledger",
+                               note="Grootboek gemeente")
         await actual.save()
-        previous = previous or actual
+        first = first or (actual, spend)
         quarter_start = quarter_end + timedelta(days=1)
-    if previous:
-        await SavingsActual(contract=contract_id, period_start=previous.period_start,
-                            period_end=previous.period_end, spend_cents=previous.spend_cents - 4_500_000,
-                            source="ledger", corrects=previous.id,
+    if first:
+        actual, spend = first
+        await SavingsActual(contract=contract_id, period_start=actual.period_start, period_end=actual.period_end,
+                            spend_cents=spend, source="ledger", corrects=actual.id,
                             note="Correctie: dubbel geboekte factuur vervoer teruggedraaid").save()
+
+
+DOUBLE_BOOKING = 4_500_000
 
 
 def _quarter_end(start: date) -> date:
