@@ -37,7 +37,7 @@ from portal.lib.codelists import CodeList, Domain, EndReason, ProductCategory, P
 from portal.lib.errors import Conflict, DomainError, InvalidInput, NotFound
 from portal.lib.formatting import AMSTERDAM, format_date
 from portal.lib.keyset import Cursor, decode_cursor, encode_cursor
-from portal.lib.pseudonym import pseudonymise, validate_bsn
+from portal.lib.pseudonym import pseudonymise, refuse_bsn_in_text, validate_bsn
 from portal.lib.tables_base import utc_now
 from portal.settings import get_settings
 from portal.signals import service as signals_service
@@ -327,6 +327,7 @@ async def register_case(actor: Actor, data: NewCase) -> dict:
         raise InvalidInput("Vul de wijk in (maximaal 100 tekens).", field="neighbourhood")
     pseudonym = pseudonymise(validate_bsn(data.bsn), get_settings().pseudonym_key_bytes)
     note = (data.note or "").strip() or None
+    refuse_bsn_in_text(note, "note")
     now = _moment(data.melding_date) if data.melding_date and data.melding_date < today_nl() else utc_now()
 
     async with write_transaction():
@@ -361,6 +362,9 @@ async def act_on_case(actor: Actor, case_id: int, command: CaseCommand) -> dict:
             raise Conflict(STALE_VERSION)
         state = CaseState(case["status"], case["subcontractor"], case["status_before_hold"])
         transition = decide_transition(state, command.action, actor.role, actor.organisation_id, command.payload)
+        refuse_bsn_in_text(transition.note, "note")
+        if isinstance(transition.referred_to, str):
+            refuse_bsn_in_text(transition.referred_to, "referred_to")
         if transition.action is CaseAction.REQUEST_ALLOCATION:
             await _check_subcontractor_delivers(case, transition.subcontractor_id)
         moment = _moment(command.occurred_on, not_before=case["status_since"])

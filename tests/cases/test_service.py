@@ -184,3 +184,19 @@ async def test_back_dated_events_keep_the_timeline_in_order(world):
     done = await service.act_on_case(world["coordinator"], case["id"],
                                      CaseCommand("start_assessment", 1, occurred_on=date(2026, 10, 3)))
     assert done["version"] == 2
+
+
+async def test_a_bsn_typed_into_a_note_is_refused_and_nothing_is_saved(world):
+    with pytest.raises(InvalidInput) as raised:
+        await service.register_case(world["coordinator"], new_case(world, note="Moeder van 123456782 belde"))
+    assert raised.value.field == "note" and "BSN" in raised.value.message
+    assert await Case.count() == 0
+    case = await service.register_case(world["coordinator"], new_case(world))
+    with pytest.raises(InvalidInput):
+        await act(world, "coordinator", case, "withdraw", 1, note="bsn 1112.22.333 trekt zich terug")
+    await act(world, "coordinator", case, "start_assessment", 1)
+    with pytest.raises(InvalidInput) as raised:
+        await act(world, "coordinator", case, "refer_collective", 2, referred_to="Buurthuis, BSN 123456782")
+    assert raised.value.field == "referred_to"
+    assert await CaseEvent.count().where(CaseEvent.note.like("%123456782%")) == 0
+    assert await CaseEvent.count().where(CaseEvent.referred_to.like("%123456782%")) == 0
