@@ -8,6 +8,7 @@ from datetime import date
 import httpx
 
 from portal.accounts.passwords import hash_password
+from portal.accounts.rules import Actor, Role
 from portal.accounts.tables import Organisation, User
 from portal.cases.tables import Case, CaseEvent
 from portal.contracts.tables import Contract, Subcontract
@@ -30,6 +31,12 @@ def password_hash() -> str:
 
 def _n() -> int:
     return next(_counter)
+
+
+def actor_for(user: User, org: Organisation, role: str | None = None) -> Actor:
+    """The service-layer actor for a user of an organisation (what the login gives a request)."""
+    return Actor(user_id=user.id, organisation_id=org.id, organisation_kind=org.kind, role=Role(role or user.role),
+                 display_name=user.display_name, email=user.email)
 
 
 async def organisation(kind: str = "subcontractor", name: str | None = None) -> Organisation:

@@ -5,7 +5,6 @@ from datetime import date
 import pytest
 
 from portal.accounts import api_keys
-from portal.accounts.rules import Actor, Role
 from portal.accounts.tables import AuditEntry, IdempotencyRecord
 from portal.cases import imports, service
 from portal.cases.rules import TransitionInput
@@ -19,9 +18,7 @@ OTHER_BSN = "123456782"
 BAD_BSN = "123456789"
 
 
-def actor_for(user, org, role: str) -> Actor:
-    return Actor(user_id=user.id, organisation_id=org.id, organisation_kind=org.kind, role=Role(role),
-                 display_name=user.display_name, email=user.email)
+actor_for = factories.actor_for
 
 
 @pytest.fixture

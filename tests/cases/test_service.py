@@ -6,7 +6,6 @@ from datetime import date
 
 import pytest
 
-from portal.accounts.rules import Actor, Role
 from portal.accounts.tables import AuditEntry
 from portal.cases import service
 from portal.cases.rules import NOWHERE, TransitionInput
@@ -18,9 +17,7 @@ from tests import factories
 VALID_BSN = "111222333"
 
 
-def actor_for(user, org, role: str) -> Actor:
-    return Actor(user_id=user.id, organisation_id=org.id, organisation_kind=org.kind, role=Role(role),
-                 display_name=user.display_name, email=user.email)
+actor_for = factories.actor_for
 
 
 @pytest.fixture

@@ -5,15 +5,11 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from portal.accounts.rules import Actor, Role
 from portal.demo.generator import DEFAULT_REPORT_TEMPLATE
 from portal.reports.tables import ReportPeriod, ReportTemplate
 from tests import factories
 
-
-def actor_for(user, org, role: str) -> Actor:
-    return Actor(user_id=user.id, organisation_id=org.id, organisation_kind=org.kind, role=Role(role),
-                 display_name=user.display_name, email=user.email)
+actor_for = factories.actor_for
 
 
 def at(day: date) -> datetime:

@@ -32,9 +32,11 @@ def pdf_text(content: bytes) -> str:
     """The text drawn on the pages of a PDF (fpdf2 core fonts: literal strings in deflated streams)."""
     assert content.startswith(b"%PDF-") and content.rstrip().endswith(b"%%EOF")
     chunks = []
-    for match in re.finditer(rb"stream\r?\n(.*?)\r?\nendstream", content, re.S):
+    # fpdf2 writes "stream\n<bytes>\nendstream"; the bytes themselves may end in \r or \n, so cut only the
+    # one newline before "endstream" and let zlib ignore anything after the end of its data.
+    for match in re.finditer(rb"stream\n(.*?)\nendstream", content, re.S):
         try:
-            data = zlib.decompress(match.group(1))
+            data = zlib.decompressobj().decompress(match.group(1))
         except zlib.error:
             data = match.group(1)
         chunks += [m.group(1).decode("latin-1") for m in re.finditer(rb"\(((?:[^()\\]|\\.)*)\)\s*Tj", data)]

@@ -7,7 +7,6 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 
-from portal.accounts.rules import Actor, Role
 from portal.cases import service as cases
 from portal.cases.rules import NOWHERE, TransitionInput
 from portal.cases.schemas import CaseCommand, NewCase
@@ -25,9 +24,7 @@ from tests import factories
 VALID_BSN = "111222333"
 
 
-def actor_for(user, org, role: str) -> Actor:
-    return Actor(user_id=user.id, organisation_id=org.id, organisation_kind=org.kind, role=Role(role),
-                 display_name=user.display_name, email=user.email)
+actor_for = factories.actor_for
 
 
 def at(day: date) -> datetime:

@@ -6,7 +6,6 @@ from portal.dashboard.service import my_work
 from portal.reports.tables import Report, ReportPeriod, ReportTemplate
 from portal.signals.tables import Signal
 from tests import factories
-from tests.cases.test_service import actor_for
 
 TODAY = date(2026, 11, 25)
 
@@ -28,7 +27,7 @@ def _at(day: date) -> datetime:
 
 async def test_coordinator_sees_intake_and_reallocations_oldest_first(db):
     municipality, main, sub_a, sub_b, contract = await _world()
-    coordinator = actor_for(await factories.user(main, "coordinator"), main, "coordinator")
+    coordinator = factories.actor_for(await factories.user(main, "coordinator"), main, "coordinator")
     old = await factories.case(contract, "assessment", status_since=_at(date(2026, 9, 1)))
     new = await factories.case(contract, "registered", status_since=_at(date(2026, 11, 24)))
     declined = await factories.case(contract, "allocation_requested", status_since=_at(date(2026, 11, 2)))
@@ -42,7 +41,7 @@ async def test_coordinator_sees_intake_and_reallocations_oldest_first(db):
 
 async def test_subcontractor_sees_only_its_own_requests_signals_and_reports(db):
     municipality, main, sub_a, sub_b, contract = await _world()
-    person = actor_for(await factories.user(sub_a, "subcontractor"), sub_a, "subcontractor")
+    person = factories.actor_for(await factories.user(sub_a, "subcontractor"), sub_a, "subcontractor")
     mine = await factories.case(contract, "allocation_requested", subcontractor=sub_a.id,
                                 status_since=_at(date(2026, 11, 16)))
     await factories.case(contract, "allocation_requested", subcontractor=sub_b.id)
@@ -70,7 +69,7 @@ async def test_subcontractor_sees_only_its_own_requests_signals_and_reports(db):
 
 async def test_contract_manager_sees_escalations_and_contract_reports_to_review(db):
     municipality, main, sub_a, sub_b, contract = await _world()
-    manager = actor_for(await factories.user(municipality, "contract_manager"), municipality, "contract_manager")
+    manager = factories.actor_for(await factories.user(municipality, "contract_manager"), municipality)
     await Signal(contract=contract.id, rule="bounced", severity="high", dedup_key="e1", owner_organisation=main.id,
                  status="escalated", title="Geëscaleerd", response_due=date(2026, 11, 30)).save()
     await Signal(contract=contract.id, rule="stalled", severity="low", dedup_key="e2", owner_organisation=main.id,
