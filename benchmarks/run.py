@@ -141,10 +141,14 @@ async def hammer(base: str, path: str, email: str | None, concurrency: int, seco
     latencies: list[float] = []
     deadline = time.perf_counter() + seconds
 
-    async def client_loop() -> None:
+    cookies = httpx.Cookies()
+    if email:  # one login per person: the login rate limit would refuse one per connection
         async with httpx.AsyncClient(base_url=base, timeout=30) as http:
-            if email:
-                await login(http, email)
+            await login(http, email)
+            cookies = http.cookies
+
+    async def client_loop() -> None:
+        async with httpx.AsyncClient(base_url=base, timeout=30, cookies=cookies) as http:
             while time.perf_counter() < deadline:
                 started = time.perf_counter()
                 response = await http.get(path, headers={"accept": "text/html"})

@@ -121,7 +121,7 @@ async def test_scan_and_dashboard_indexes_exist(db):
     else:
         rows = await Organisation.raw("SELECT indexname AS name FROM pg_indexes")
     names = {row["name"] for row in rows}
-    for expected in ("case_contract_status_since", "case_subcontractor_status", "case_contract_id",
+    for expected in ("case_contract_status_since", "case_subcontractor_status", "case_contract_id", "case_since_id",
                      "case_event_case_occurred", "signal_contract_status_rule", "report_unique"):
         assert expected in names
 
