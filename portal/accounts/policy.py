@@ -10,7 +10,8 @@ The rules (DESIGN section 1 and 5):
 - a subcontractor sees and changes only cases allocated to it now or before, and only its own reports;
 - a coordinator sees all cases of contracts where its organisation is the main contractor, or where its
   organisation is the municipality of a contract without a main contractor;
-- a contract manager sees pseudonymised case data and the aggregates of its municipality's contracts;
+- a contract manager sees pseudonymised case data and the aggregates of its municipality's contracts, the
+  consolidated contract reports and, as the contract says, the underlying subcontractor reports;
 - an admin manages accounts and reads no case detail.
 
 Unauthorised access answers 404 (:class:`NotFound`) for objects the caller may not know exist and 403
@@ -35,6 +36,9 @@ class ContractFacts:
     municipality_id: int
     main_contractor_id: int | None
     subcontractor_ids: frozenset[int] = field(default_factory=frozenset)
+    # As the contract says: the municipality reads the underlying subcontractor reports, or only the
+    # consolidated contract report (Contract.municipality_reads_subcontractor_reports).
+    municipality_reads_subcontractor_reports: bool = True
 
     @property
     def coordinating_organisation_id(self) -> int:
@@ -176,10 +180,22 @@ def redact_event(view: CaseView, event: dict) -> dict:
 # --- reports -----------------------------------------------------------------------------------------
 
 
+def reads_underlying_reports(actor: Actor, contract: ContractFacts) -> bool:
+    """Whether the actor may read the contract's subcontractor reports (not only the contract report): the
+    coordinator always; the contract manager only when the contract says the municipality does."""
+    if is_coordinator_of(actor, contract):
+        return True
+    return is_contract_manager_of(actor, contract) and contract.municipality_reads_subcontractor_reports
+
+
 def can_read_report(actor: Actor, report: ReportFacts) -> bool:
     if actor.role is Role.SUBCONTRACTOR:
         return actor.organisation_id == report.organisation_id
-    return is_coordinator_of(actor, report.contract) or is_contract_manager_of(actor, report.contract)
+    if is_coordinator_of(actor, report.contract):
+        return True
+    if not is_contract_manager_of(actor, report.contract):
+        return False
+    return report.kind == "contract" or report.contract.municipality_reads_subcontractor_reports
 
 
 def can_change_report(actor: Actor, report: ReportFacts) -> bool:
@@ -269,7 +285,13 @@ def report_scope(actor: Actor):
     if actor.role is Role.COORDINATOR:
         return Report.contract.is_in(coordinated_contract_ids(actor))
     if actor.role is Role.CONTRACT_MANAGER:
-        return Report.contract.is_in(managed_contract_ids(actor))
+        from portal.contracts.tables import Contract
+
+        reads_underlying = Contract.municipality_reads_subcontractor_reports == True  # noqa: E712
+        open_contracts = Contract.select(Contract.id).where(Contract.municipality == actor.organisation_id,
+                                                            reads_underlying)
+        return Report.contract.is_in(managed_contract_ids(actor)) & (
+            (Report.kind == "contract") | Report.contract.is_in(open_contracts))
     return nothing()
 
 

@@ -22,6 +22,9 @@ class Contract(Table, tablename="contract"):
     rejection_review_sample_pct = Integer(default=10)
     retention_years = Integer(default=15)
     requires_totp = Boolean(default=False)
+    # As the contract says: whether the municipality (contract manager) reads the underlying subcontractor
+    # reports of the learning cycle, or only the consolidated contract report of the main contractor.
+    municipality_reads_subcontractor_reports = Boolean(default=True)
     created_at = created_at()
 
 

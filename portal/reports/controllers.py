@@ -183,7 +183,7 @@ async def period_csv(request: Request[Actor, Any, Any], period_id: FromPath[int]
 
 
 def _template_page(form: dict, current: dict, errors: list[dict], notice: str | None = None,
-                   status_code: int = 200) -> Template:
+                   status_code: int = 200, reads_underlying: str | None = None) -> Template:
     indicators = list(current["indicators"]) + [
         {"name": "", "unit": "", "type": "integer", "required": False, "min": "", "max": ""}
         for _ in range(TEMPLATE_ROWS_EXTRA)]
@@ -192,15 +192,42 @@ def _template_page(form: dict, current: dict, errors: list[dict], notice: str | 
         **form, "current": {**current, "indicators": indicators, "sections": sections}, "errors": errors,
         "notice": notice, "types": rules.IndicatorType.choices(), "period_kinds": rules.PeriodKind.choices(),
         "units": rules.Unit.choices(),
+        # the radio button as typed after a refused answer, else the stored setting
+        "underlying_choice": reads_underlying if reads_underlying is not None else (
+            "ja" if form["reads_underlying"] else "nee"),
     })
 
 
 @get("/leercyclus/contracten/{contract_id:int}/sjabloon", guards=[TEMPLATE_GUARD], include_in_schema=False)
-async def template_page(request: Request[Actor, Any, Any], contract_id: FromPath[int], versie: Text = None
-                        ) -> Template:
+async def template_page(request: Request[Actor, Any, Any], contract_id: FromPath[int], versie: Text = None,
+                        inzage: Text = None) -> Template:
     form = await service.template_form(request.user, contract_id)
     notice = f"Versie {versie} van het sjabloon is vastgesteld." if _number(versie) else None
+    if inzage in UNDERLYING_NOTICES:
+        notice = UNDERLYING_NOTICES[inzage]
     return _template_page(form, form["current"], [], notice)
+
+
+UNDERLYING_NOTICES = {
+    "ja": "Vastgelegd: de gemeente leest de contractrapportage en de onderliggende rapportages.",
+    "nee": "Vastgelegd: de gemeente leest alleen de contractrapportage van de hoofdaannemer.",
+}
+
+
+@post("/leercyclus/contracten/{contract_id:int}/inzage", guards=[TEMPLATE_GUARD], include_in_schema=False)
+async def save_underlying_access(request: Request[Actor, Any, Any], contract_id: FromPath[int], data: Form
+                                 ) -> Template | Redirect:
+    """As the contract says: does the municipality read the underlying subcontractor reports too?"""
+    typed = str(data.get("underlying") or "")
+    try:
+        reads = service.parse_underlying_choice(typed)
+    except InvalidInput as exc:
+        form = await service.template_form(request.user, contract_id)  # 404 first for a stranger's contract
+        return _template_page(form, form["current"], [{"field": exc.field, "message": exc.message}],
+                              status_code=422, reads_underlying=typed[:10])
+    await service.set_underlying_access(request.user, contract_id, reads)
+    query = urlencode({"inzage": "ja" if reads else "nee"})
+    return Redirect(f"/leercyclus/contracten/{contract_id}/sjabloon?{query}#inzage", status_code=303)
 
 
 def _template_input(data: dict) -> TemplateInput:
@@ -246,4 +273,5 @@ async def report_list_api(request: Request[Actor, Any, Any], periode: Text = Non
 
 
 ROUTES = [overview_page, start_report, report_page, save_draft, autosave, submit, return_report, accept_report,
-          comment, report_pdf, period_page, period_xlsx, period_csv, template_page, save_template, report_list_api]
+          comment, report_pdf, period_page, period_xlsx, period_csv, template_page, save_template,
+          save_underlying_access, report_list_api]

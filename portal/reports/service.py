@@ -90,12 +90,15 @@ def _day_start(day: date) -> datetime:
 
 async def _contract(contract_id: int) -> tuple[ContractFacts, dict] | None:
     row = await Contract.select(Contract.id, Contract.name, Contract.municipality, Contract.main_contractor,
-                                Contract.start_date, Contract.end_date).where(Contract.id == contract_id).first()
+                                Contract.start_date, Contract.end_date,
+                                Contract.municipality_reads_subcontractor_reports).where(
+        Contract.id == contract_id).first()
     if row is None:
         return None
     subs = await Subcontract.select(Subcontract.subcontractor).where(Subcontract.contract == contract_id).distinct()
     facts = ContractFacts(row["id"], row["municipality"], row["main_contractor"],
-                          frozenset(sub["subcontractor"] for sub in subs))
+                          frozenset(sub["subcontractor"] for sub in subs),
+                          bool(row["municipality_reads_subcontractor_reports"]))
     return facts, row
 
 
@@ -588,8 +591,9 @@ async def overview(actor: Actor, today: date | None = None) -> dict:
     policy.require_role(actor, policy.CASE_READER_ROLES, "rapportages")
     today = today or today_nl()
     async with read_transaction():
-        contracts = await Contract.select(Contract.id, Contract.name).where(policy.contract_scope(actor)).order_by(
-            Contract.name)
+        contracts = await Contract.select(
+            Contract.id, Contract.name, Contract.municipality_reads_subcontractor_reports.as_alias("underlying"),
+        ).where(policy.contract_scope(actor)).order_by(Contract.name)
         ids = [row["id"] for row in contracts]
         periods = await ReportPeriod.select().where(ReportPeriod.contract.is_in(ids), ReportPeriod.starts_on <= today
                                                     ).order_by(ReportPeriod.starts_on, ascending=False) if ids else []
@@ -609,6 +613,8 @@ async def overview(actor: Actor, today: date | None = None) -> dict:
             templates[contract_id] = latest["version"] if latest else None
     result = []
     for contract in contracts:
+        # as the contract says: without the underlying reports the municipality sees no per-report counts
+        contract["underlying_hidden"] = actor.role is Role.CONTRACT_MANAGER and not contract.pop("underlying")
         own_periods = [p for p in periods if p["contract"] == contract["id"]][:OVERVIEW_PERIODS]
         rows = []
         for period in own_periods:
@@ -661,7 +667,9 @@ async def period_page(actor: Actor, period_id: int, today: date | None = None) -
             ReportTemplate.id == template_id).first() if template_id else None
         definition = rules.parse_definition(_loads(definition_row["definition"])) if definition_row else \
             rules.TemplateDefinition((), ())
-        consolidation = await _consolidation_data(contract, period, definition)
+        underlying = policy.reads_underlying_reports(actor, contract)
+        consolidation = await _consolidation_data(contract, period, definition) if underlying else \
+            {"rows": [], "included": [], "missing": [], "returned": [], "totals": []}
         per_org = await computed_figures(contract.contract_id, period["starts_on"], period["ends_on"])
     for row in consolidation["rows"]:
         row["figures"] = per_org.get(row["organisation"], _empty_figures())
@@ -674,6 +682,7 @@ async def period_page(actor: Actor, period_id: int, today: date | None = None) -
         "contract_report": {**contract_report, "status_label": _status_label(contract_report["status"])}
         if contract_report else None,
         "can_consolidate": policy.is_coordinator_of(actor, contract), "today": today,
+        "underlying_hidden": not underlying,
     }
 
 
@@ -826,6 +835,36 @@ async def export_period(actor: Actor, period_id: int, fmt: str) -> tuple[str, by
     return f"indicatoren-{safe}.{fmt}", content_bytes
 
 
+# --- the contract's terms: who reads the underlying reports ------------------------------------------
+
+UNDERLYING_CHOICES = {"ja": True, "nee": False}
+
+
+def parse_underlying_choice(value: str | None) -> bool:
+    """The form's answer ("ja" or "nee") as a boolean; a clear Dutch error for anything else."""
+    choice = UNDERLYING_CHOICES.get((value or "").strip().lower())
+    if choice is None:
+        raise InvalidInput("Kies of de gemeente volgens het contract ook de rapportages van de onderaannemers "
+                           "leest (ja of nee).", field="underlying")
+    return choice
+
+
+async def set_underlying_access(actor: Actor, contract_id: int, reads: bool) -> dict:
+    """The contract manager records, as the contract says, whether the municipality reads the underlying
+    subcontractor reports or only the consolidated contract report. Audited as a change of the contract."""
+    async with write_transaction():
+        facts, contract = await _managed_contract(actor, contract_id)
+        old = bool(contract["municipality_reads_subcontractor_reports"])
+        if old != reads:
+            await Contract.update({Contract.municipality_reads_subcontractor_reports: reads}).where(
+                Contract.id == contract_id)
+            await audit.record(actor, "change", "contract", contract_id, contract_id=contract_id,
+                               old={"municipality_reads_subcontractor_reports": old},
+                               new={"municipality_reads_subcontractor_reports": reads},
+                               purpose="afspraak uit het contract over inzage in de rapportages")
+    return {"contract": contract_id, "reads": reads, "changed": old != reads}
+
+
 # --- templates ------------------------------------------------------------------------------------
 
 
@@ -865,6 +904,7 @@ async def template_form(actor: Actor, contract_id: int) -> dict:
                            "min": "" if low is None else rules.format_dutch(low, 2, trim=True),
                            "max": "" if high is None else rules.format_dutch(high, 2, trim=True)})
     return {"contract": contract, "versions": versions,
+            "reads_underlying": bool(contract["municipality_reads_subcontractor_reports"]),
             "current": {"period_kind": latest["period_kind"] if latest else PeriodKind.QUARTER.value,
                         "deadline_days": str(latest["deadline_days"]) if latest else "30",
                         "indicators": indicators, "sections": [s.title for s in definition.sections]}}
