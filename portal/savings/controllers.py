@@ -9,11 +9,12 @@ from litestar.response import Redirect, Template
 
 from portal.accounts import auth
 from portal.accounts.rules import Actor
+from portal.lib.codelists import ProductCategory
 from portal.lib.errors import InvalidInput
 from portal.lib.formatting import format_date
 from portal.savings import service
 from portal.savings.rules import SOURCE_LABELS, level_label
-from portal.savings.schemas import parse_actual, parse_terms, parse_year
+from portal.savings.schemas import parse_actual, parse_category_target, parse_investment, parse_terms, parse_year
 
 Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
 SAVINGS_GUARD = auth.requires_roles(service.SAVINGS_ROLES, "besparingen")
@@ -22,6 +23,8 @@ NOTICES = {
     "correctie": "De correctie is vastgelegd; het oude bedrag telt niet meer mee.",
     "jaar": "De doelstelling is vastgelegd.",
     "afspraken": "De afspraken zijn vastgelegd.",
+    "investering": "De investering is vastgelegd; ze telt mee in het netto resultaat.",
+    "categorie": "De doelstelling voor de productcategorie is vastgelegd.",
 }
 
 
@@ -44,6 +47,7 @@ async def _page(actor: Actor, contract_id: int, *, errors: list[dict] | None = N
         **overview, "chart": service.trajectory_chart(overview), "years_chart": service.years_chart(overview),
         "errors": errors or [], "form": form, "values": values or {}, "notice": notice, "correcting": correcting,
         "source_labels": {k.value: v for k, v in SOURCE_LABELS.items()}, "level_label": level_label,
+        "categories": ProductCategory.choices(),
         "open_actuals": [a for a in overview["actuals"] if not a["replaced_by"]
                          and a["source"] in overview["allowed_sources"]],
     })
@@ -56,7 +60,8 @@ async def savings_page(request: Request[Actor, Any, Any], contract_id: FromPath[
 
 
 def _failed(form: str, data: dict, exc: InvalidInput) -> dict:
-    prefix = {"bedrag": "nieuw", "correctie": "corr", "jaar": "jaar", "afspraken": "terms"}[form]
+    prefix = {"bedrag": "nieuw", "correctie": "corr", "jaar": "jaar", "afspraken": "terms", "investering": "inv",
+              "categorie": "cat"}[form]
     field = f"{prefix}-{exc.field}" if exc.field else None
     values = {key: value for key, value in data.items() if key != "_csrf_token"}
     return {"errors": [{"field": field, "message": exc.message}], "form": form, "values": values,
@@ -92,10 +97,31 @@ async def set_terms(request: Request[Actor, Any, Any], contract_id: FromPath[int
     return Redirect(f"/besparingen/{contract_id}?vastgelegd=afspraken#afspraken", status_code=303)
 
 
+@post("/besparingen/{contract_id:int}/investeringen", guards=[SAVINGS_GUARD], include_in_schema=False)
+async def add_investment(request: Request[Actor, Any, Any], contract_id: FromPath[int], data: Form
+                         ) -> Template | Redirect:
+    try:
+        investment_id = await service.add_investment(request.user, contract_id, parse_investment(data))
+    except InvalidInput as exc:
+        return await _page(request.user, contract_id, **_failed("investering", data, exc))
+    return Redirect(f"/besparingen/{contract_id}?vastgelegd=investering#investering-{investment_id}", status_code=303)
+
+
+@post("/besparingen/{contract_id:int}/categoriedoelen", guards=[SAVINGS_GUARD], include_in_schema=False)
+async def set_category_target(request: Request[Actor, Any, Any], contract_id: FromPath[int], data: Form
+                              ) -> Template | Redirect:
+    try:
+        await service.set_category_target(request.user, contract_id, parse_category_target(data))
+    except InvalidInput as exc:
+        return await _page(request.user, contract_id, **_failed("categorie", data, exc))
+    return Redirect(f"/besparingen/{contract_id}?vastgelegd=categorie#per-categorie", status_code=303)
+
+
 @get("/api/v1/contracts/{contract_id:int}/savings", guards=[SAVINGS_GUARD], tags=["savings"],
      summary="The savings picture of one contract: trajectory, verdict, forecast, actuals and indicators")
 async def savings_api(request: Request[Actor, Any, Any], contract_id: FromPath[int]) -> dict:
     return await service.savings_overview(request.user, contract_id)
 
 
-ROUTES = [savings_index, savings_page, add_actual, set_year, set_terms, savings_api]
+ROUTES = [savings_index, savings_page, add_actual, set_year, set_terms, add_investment, set_category_target,
+          savings_api]

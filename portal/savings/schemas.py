@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from portal.lib.codelists import ProductCategory
 from portal.lib.errors import InvalidInput
 from portal.lib.formatting import parse_date
 from portal.savings.rules import DEFAULT_LEVEL, Source, validate_period
@@ -121,3 +122,53 @@ def parse_terms(data: dict) -> TermsInput:
     if not 0 <= tolerance <= 50:
         raise InvalidInput("De tolerantie ligt tussen 0 en 50 procent.", field="tolerantie")
     return TermsInput(terms, tolerance)
+
+
+@dataclass(frozen=True)
+class InvestmentInput:
+    invested_on: date
+    amount_cents: int
+    description: str
+
+
+MAX_DESCRIPTION = 300
+
+
+def parse_investment(data: dict) -> InvestmentInput:
+    """A one-off investment: a date (dd-mm-jjjj), a positive amount in Dutch notation and what it paid for."""
+    invested_on = parse_date(_text(data, "datum"), field="datum")
+    if invested_on is None:
+        raise InvalidInput("Vul de datum van de investering in (dd-mm-jjjj).", field="datum")
+    amount = parse_amount(data.get("bedrag"), field="bedrag")
+    assert amount is not None
+    if amount == 0:
+        raise InvalidInput("Een investering van EUR 0,00 hoeft niet te worden vastgelegd; vul het bedrag in.",
+                           field="bedrag")
+    description = " ".join(_text(data, "omschrijving").split())
+    if not description:
+        raise InvalidInput("Beschrijf waarin is geïnvesteerd, bijvoorbeeld 'Opbouw wijkteams'.", field="omschrijving")
+    if len(description) > MAX_DESCRIPTION:
+        raise InvalidInput(f"Houd de omschrijving onder de {MAX_DESCRIPTION} tekens.", field="omschrijving")
+    return InvestmentInput(invested_on, amount, description)
+
+
+@dataclass(frozen=True)
+class CategoryTargetInput:
+    year: int
+    level: str
+    category: ProductCategory
+    target_cents: int
+
+
+def parse_category_target(data: dict) -> CategoryTargetInput:
+    """A year's savings target for one product category (WMO020) within a level."""
+    year = _int(data, "jaar", "Vul het jaar in, bijvoorbeeld 2026.")
+    level = _text(data, "niveau") or DEFAULT_LEVEL
+    if not _LEVEL.match(level):
+        raise InvalidInput("Kies een niveau van de doelstelling.", field="niveau")
+    if not _text(data, "categorie"):
+        raise InvalidInput("Kies een productcategorie (WMO020).", field="categorie")
+    category = ProductCategory.parse(_text(data, "categorie"), field="categorie")
+    target = parse_amount(data.get("doel"), field="doel")
+    assert target is not None
+    return CategoryTargetInput(year, level, category, target)

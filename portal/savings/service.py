@@ -17,11 +17,12 @@ from portal.cases.tables import CaseEvent
 from portal.contracts.tables import Contract, ContractYear
 from portal.db import engine, read_transaction, write_transaction
 from portal.lib import svg_charts
+from portal.lib.codelists import ProductCategory
 from portal.lib.errors import InvalidInput, NotFound, NotPermitted
 from portal.lib.formatting import AMSTERDAM, format_date, format_money
 from portal.savings import rules
 from portal.savings.rules import Source
-from portal.savings.schemas import ActualInput, TermsInput, YearInput
+from portal.savings.schemas import ActualInput, CategoryTargetInput, InvestmentInput, TermsInput, YearInput
 from portal.savings.tables import Investment, SavingsActual, SavingsTarget
 
 SAVINGS_ROLES = frozenset({Role.CONTRACT_MANAGER, Role.COORDINATOR})
@@ -137,10 +138,43 @@ async def savings_overview(actor: Actor, contract_id: int, today: date | None = 
         "allowed_sources": [s.value for s in allowed_sources(actor, facts)],
         **picture_dict(pic),
         "actuals": _actual_rows(data["actuals"], pic),
-        "investments": [{"invested_on": i["invested_on"], "amount_cents": i["amount_cents"],
+        "investments": [{"id": i["id"], "invested_on": i["invested_on"], "amount_cents": i["amount_cents"],
                          "description": i["description"]} for i in data["investments"]],
+        "category_targets": category_targets(data["targets"]),
         "indicators": indicators,
     }
+
+
+def category_targets(targets: list[dict]) -> list[dict]:
+    """Per year and level that has targets per product category: the category rows, their sum, the general
+    target (the row without a category, if any) and what counts as the year's target by ``rules.year_targets``
+    (the general target when there is one, else the sum of the categories)."""
+    counted = rules.year_targets([rules.Target(t["year"], t["amount_cents"], t["level"], t["product_category"])
+                                  for t in targets])
+    groups: dict[tuple[int, str], list[dict]] = {}
+    for t in targets:
+        if t["product_category"] is not None:
+            groups.setdefault((t["year"], t["level"]), []).append(t)
+    result = []
+    for (year, level), rows in sorted(groups.items()):
+        general = next((t["amount_cents"] for t in targets if t["year"] == year and t["level"] == level
+                        and t["product_category"] is None), None)
+        split = sum(t["amount_cents"] for t in rows)
+        result.append({
+            "year": year, "level": level, "level_label": rules.level_label(level), "general_cents": general,
+            "categories_cents": split, "counts_cents": counted.get(level, {}).get(year, split),
+            "split_differs": general is not None and general != split,
+            "rows": [{"category": t["product_category"], "label": _category_label(t["product_category"]),
+                      "amount_cents": t["amount_cents"]} for t in sorted(rows, key=lambda t: t["product_category"])],
+        })
+    return result
+
+
+def _category_label(code: str) -> str:
+    try:
+        return f"{code} {ProductCategory(code).label}"
+    except ValueError:
+        return code
 
 
 def allowed_sources(actor: Actor, facts: ContractFacts) -> list[Source]:
@@ -404,6 +438,58 @@ async def set_terms(actor: Actor, contract_id: int, data: TermsInput) -> None:
         await Contract.update({Contract.missed_target_terms: data.terms,
                                Contract.savings_tolerance_pct: data.tolerance_pct}).where(Contract.id == contract_id)
         await audit.record(actor, "change", "contract", contract_id, contract_id, old=old, new=new)
+
+
+INVESTMENT_YEARS_BEFORE_START = 2
+
+
+async def add_investment(actor: Actor, contract_id: int, data: InvestmentInput) -> int:
+    """The contract manager records a one-off investment (shown apart and in the net result). Returns its id."""
+    async with write_transaction():
+        facts, contract = await _authorized_contract(actor, contract_id)
+        _require_contract_manager(actor, facts, "investeringen vastleggen")
+        start, end = contract["start_date"], contract["end_date"]
+        earliest = date(start.year - INVESTMENT_YEARS_BEFORE_START, 1, 1)
+        if not earliest <= data.invested_on <= end:
+            raise InvalidInput(f"De datum van de investering ligt tussen {format_date(earliest)} (de aanloop naar het "
+                               f"contract) en het einde van het contract ({format_date(end)}).", field="datum")
+        row = Investment(contract=contract_id, invested_on=data.invested_on, amount_cents=data.amount_cents,
+                         description=data.description)
+        await row.save()
+        await audit.record(actor, "create", "investment", row.id, contract_id,
+                           new={"invested_on": data.invested_on, "amount_cents": data.amount_cents,
+                                "description": data.description})
+        return row.id
+
+
+async def set_category_target(actor: Actor, contract_id: int, data: CategoryTargetInput) -> int:
+    """The contract manager sets a year's target for one product category (within a level). The year's total
+    follows ``rules.year_targets``: the general target when there is one, else the sum of the categories."""
+    async with write_transaction():
+        facts, contract = await _authorized_contract(actor, contract_id)
+        _require_contract_manager(actor, facts, "doelstellingen vastleggen")
+        if not contract["start_date"].year <= data.year <= contract["end_date"].year:
+            raise InvalidInput(f"Kies een jaar binnen de looptijd ({contract['start_date'].year} tot en met "
+                               f"{contract['end_date'].year}).", field="jaar")
+        target = await SavingsTarget.select().where(
+            SavingsTarget.contract == contract_id, SavingsTarget.year == data.year, SavingsTarget.level == data.level,
+            SavingsTarget.product_category == data.category.value).first()
+        if target is None:
+            saved = SavingsTarget(contract=contract_id, year=data.year, level=data.level,
+                                  product_category=data.category.value, amount_cents=data.target_cents)
+            await saved.save()
+            target_id = saved.id
+        else:
+            target_id = target["id"]
+            if target["amount_cents"] == data.target_cents:
+                return target_id
+            await SavingsTarget.update({SavingsTarget.amount_cents: data.target_cents}).where(
+                SavingsTarget.id == target_id)
+        await audit.record(actor, "create" if target is None else "change", "savings_target", target_id, contract_id,
+                           old={"amount_cents": target["amount_cents"]} if target else None,
+                           new={"year": data.year, "level": data.level, "product_category": data.category.value,
+                                "amount_cents": data.target_cents})
+        return target_id
 
 
 # --- for jobs (the savings_behind signal): no actor, the system reads every contract ------------------

@@ -327,6 +327,10 @@ REPORT_EXPECTATIONS: dict[tuple[str, str], RouteCase] = {
         report_object(("contract_manager",), {"contract_manager": Outcome(303, "/leercyclus/contracten/")}),
         form=lambda world, side: {"period_kind": "quarter", "deadline_days": "30", "i1-name": "Matrix indicator",
                                   "i1-type": "integer", "s1-title": "Matrix onderdeel"}),
+    ("POST", "/leercyclus/contracten/{contract_id:int}/inzage"): RouteCase(
+        lambda world, side: f"/leercyclus/contracten/{world[side]['contract_id']}/inzage",
+        report_object(("contract_manager",), {"contract_manager": Outcome(303, "/leercyclus/contracten/")}),
+        form=lambda world, side: {"underlying": "ja"}),  # "ja" keeps the later cells' reads as they are
     ("GET", "/api/v1/reports"): RouteCase(fixed("/api/v1/reports"), api(REPORT_LISTED, REPORT_READERS), api=True),
 }
 
@@ -455,6 +459,12 @@ EXPECTATIONS: dict[tuple[str, str], RouteCase] = {
     ("POST", "/besparingen/{contract_id:int}/afspraken"): RouteCase(
         contract_url("/besparingen", "/afspraken"), savings(Outcome(303, "/besparingen/"), managers_only=True),
         form=lambda world, side: {"afspraken": "Matrix afspraak", "tolerantie": "5"}),
+    ("POST", "/besparingen/{contract_id:int}/investeringen"): RouteCase(
+        contract_url("/besparingen", "/investeringen"), savings(Outcome(303, "/besparingen/"), managers_only=True),
+        form=lambda world, side: {"datum": "01-02-2026", "bedrag": "1.000,00", "omschrijving": "Matrix investering"}),
+    ("POST", "/besparingen/{contract_id:int}/categoriedoelen"): RouteCase(
+        contract_url("/besparingen", "/categoriedoelen"), savings(Outcome(303, "/besparingen/"), managers_only=True),
+        form=lambda world, side: {"jaar": "2026", "niveau": "contract", "categorie": "02", "doel": "500,00"}),
     ("GET", "/api/v1/contracts/{contract_id:int}/savings"): RouteCase(
         contract_url("/api/v1/contracts", "/savings"), savings(Outcome(200, contains=("verdicts",)), json=True),
         api=True),
