@@ -186,5 +186,26 @@ async def audit_trail(request: Request[Actor, Any, Any], persoon: FromQuery[int 
     })
 
 
+SECURITY_GUARD = auth.requires_roles([Role.CONTRACT_MANAGER], "de beveiliging van contracten")
+
+
+@get("/beheer/beveiliging", guards=[SECURITY_GUARD], include_in_schema=False)
+async def contract_security(request: Request[Actor, Any, Any], opgeslagen: FromQuery[int | None] = None) -> Template:
+    return Template("accounts/security.html", context={
+        "contracts": await service.contract_security(request.user), "saved": opgeslagen})
+
+
+@post("/beheer/beveiliging/{contract_id:int}", guards=[SECURITY_GUARD], include_in_schema=False)
+async def set_contract_totp(request: Request[Actor, Any, Any], contract_id: int,
+                            data: Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
+                            ) -> Redirect:
+    choice = data.get("verplicht")
+    if choice not in ("ja", "nee"):
+        raise InvalidInput("Kies of tweestapsverificatie verplicht is (ja of nee).", field="verplicht")
+    await service.set_contract_totp(request.user, contract_id, choice == "ja")
+    return Redirect(f"/beheer/beveiliging?opgeslagen={contract_id}", status_code=303)
+
+
 ROUTES = [login_form, login, second_factor_form, second_factor, logout, logout_everywhere, account,
-          totp_enrol_form, totp_enrol, admin_index, create_organisation, create_user, audit_trail]
+          totp_enrol_form, totp_enrol, admin_index, create_organisation, create_user, audit_trail,
+          contract_security, set_contract_totp]

@@ -322,3 +322,29 @@ async def create_user(actor: Actor | None, data: UserInput, password: str | None
             origin=None if actor else "cli",
         )
     return row.id
+
+
+# --- contract security: the contract manager may require a second factor on a contract ----------------
+
+
+async def contract_security(actor: Actor) -> list[dict]:
+    """The contracts the actor manages, with whether a second factor is required on them."""
+    policy.require_role(actor, {Role.CONTRACT_MANAGER}, "de beveiliging van contracten")
+    return await Contract.select(Contract.id, Contract.name, Contract.requires_totp).where(
+        policy.contract_scope(actor)).order_by(Contract.name)
+
+
+async def set_contract_totp(actor: Actor, contract_id: int, required: bool) -> None:
+    """Require (or stop requiring) a second factor for everyone of every organisation on the contract;
+    it takes effect at their next login. Audited as a change to the contract."""
+    policy.require_role(actor, {Role.CONTRACT_MANAGER}, "de beveiliging van contracten")
+    async with write_transaction():
+        row = await Contract.select(Contract.id, Contract.municipality, Contract.requires_totp).where(
+            Contract.id == contract_id).first()
+        if row is None or row["municipality"] != actor.organisation_id:
+            raise NotFound(policy.NOT_FOUND_CONTRACT)
+        if row["requires_totp"] == required:
+            return
+        await Contract.update({Contract.requires_totp: required}).where(Contract.id == contract_id)
+        await audit.record(actor, "change", "contract", contract_id, contract_id=contract_id,
+                           old={"requires_totp": row["requires_totp"]}, new={"requires_totp": required})

@@ -293,3 +293,36 @@ async def test_the_contract_manager_filters_the_audit_trail_by_dutch_dates(app):
         assert "Geen regels gevonden" in earlier.text
         invalid = await http.get("/beheer/audit?van=2026-01-01", headers=HTML)
         assert invalid.status_code == 422 and "dd-mm-jjjj" in invalid.text
+
+
+async def test_a_contract_manager_requires_a_second_factor_on_their_contract(app, db):
+    from portal.accounts.tables import AuditEntry
+    from portal.contracts.tables import Contract
+
+    municipality = await factories.organisation("municipality", "Gemeente Veilig")
+    main = await factories.organisation("main_contractor")
+    sub = await factories.organisation("subcontractor")
+    contract = await factories.contract(municipality, main, name="Contract Veilig")
+    await factories.subcontract(contract, sub)
+    manager = await factories.user(municipality, "contract_manager")
+    worker = await factories.user(sub, "subcontractor")
+    other_manager = await factories.user(await factories.organisation("municipality"), "contract_manager")
+
+    async with factories.logged_in(app, other_manager) as http:  # another municipality: not known
+        refused = await factories.post_form(http, f"/beheer/beveiliging/{contract.id}", {"verplicht": "ja"})
+        assert refused.status_code == 404
+    async with factories.logged_in(app, manager) as http:
+        page = await http.get("/beheer/beveiliging", headers={"accept": "text/html"})
+        assert "Contract Veilig" in page.text and "Niet verplicht" in page.text
+        bad = await factories.post_form(http, f"/beheer/beveiliging/{contract.id}", {"verplicht": "misschien"})
+        assert bad.status_code == 422 and "ja of nee" in bad.text
+        done = await factories.post_form(http, f"/beheer/beveiliging/{contract.id}", {"verplicht": "ja"})
+        assert done.status_code == 303
+    assert (await Contract.select(Contract.requires_totp).where(Contract.id == contract.id).first())["requires_totp"]
+    entry = await AuditEntry.select().where(AuditEntry.object_type == "contract").first()
+    assert entry["action"] == "change" and entry["user"] == manager.id
+
+    # the subcontractor's next login asks for the second factor instead of opening the portal
+    async with factories.http_client(app) as http:
+        response = await factories.login(http, worker.email)
+        assert response.status_code == 303 and response.headers["location"] != "/"

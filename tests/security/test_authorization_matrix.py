@@ -332,6 +332,13 @@ REPORT_EXPECTATIONS: dict[tuple[str, str], RouteCase] = {
         report_object(("contract_manager",), {"contract_manager": Outcome(303, "/leercyclus/contracten/")}),
         form=lambda world, side: {"underlying": "ja"}),  # "ja" keeps the later cells' reads as they are
     ("GET", "/api/v1/reports"): RouteCase(fixed("/api/v1/reports"), api(REPORT_LISTED, REPORT_READERS), api=True),
+    ("GET", "/beheer/beveiliging"): RouteCase(
+        fixed("/beheer/beveiliging"),
+        page(Outcome(200, contains=("Contract Noord",), absent=("Contract Zuid",)), ("contract_manager",))),
+    ("POST", "/beheer/beveiliging/{contract_id:int}"): RouteCase(
+        contract_url("/beheer/beveiliging"),
+        report_object(("contract_manager",), {"contract_manager": Outcome(303, "/beheer/beveiliging")}),
+        form=lambda world, side: {"verplicht": "nee"}),  # "nee": later cells log in without a second factor
 }
 
 
