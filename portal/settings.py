@@ -30,6 +30,13 @@ class Settings(BaseSettings):
     login_attempts_per_minute: int = Field(default=30, ge=1)
     host: str = "127.0.0.1"
     port: int = 8000
+    # Outgoing mail (the daily digests). Unset host or sender: digests are only stored and shown in the portal.
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = False
+    mail_from: str | None = None
 
     @model_validator(mode="after")
     def _secrets_present(self) -> "Settings":
@@ -46,6 +53,10 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def smtp_configured(self) -> bool:
+        return bool(self.smtp_host and self.mail_from)
 
     @property
     def sqlite_path(self) -> Path:

@@ -19,13 +19,14 @@ async def scan_signals(ctx: dict) -> dict:
 
 
 async def send_digests(ctx: dict) -> dict:
-    """Per person what is overdue in their court, stored as today's digest (no e-mail)."""
+    """Per person what is overdue in their court, stored as today's digest and e-mailed when SMTP is set."""
     run_id = await ops.record_job_start("send_digests", ctx.get("runner", "arq"))
     try:
         summary = await service.send_digests()
     except Exception as exc:
         await ops.record_job_end(run_id, "failed", {"error": type(exc).__name__})
         raise
-    result = {"day": summary.day.isoformat(), "people": summary.people, "overdue": summary.overdue}
+    result = {"day": summary.day.isoformat(), "people": summary.people, "overdue": summary.overdue,
+              "mailed": summary.mailed, "mail_failed": summary.mail_failed}
     await ops.record_job_end(run_id, "ok", result)
     return result

@@ -37,9 +37,11 @@ from portal.db import read_transaction, write_transaction
 from portal.lib.calendar_nl import add_working_days, is_working_day
 from portal.lib.errors import Conflict, InvalidInput, NotFound, NotPermitted
 from portal.lib.formatting import AMSTERDAM, format_date
+from portal.lib.mail import Mail, SmtpConfig, send_mails
 from portal.lib.tables_base import utc_now
 from portal.reports.tables import Report, ReportPeriod
 from portal.savings import service as savings_service
+from portal.settings import Settings, get_settings
 from portal.signals import rules
 from portal.signals.rules import (
     ACTIVE_SIGNAL_STATUSES,
@@ -805,16 +807,20 @@ class DigestSummary:
     day: date
     people: int = 0
     overdue: int = 0
+    mailed: int = 0  # digests sent by e-mail in this run
+    mail_failed: int = 0  # not accepted by the SMTP server: left unsent, retried by the next run
 
 
-async def send_digests(today: date | None = None) -> DigestSummary:
+async def send_digests(today: date | None = None, settings: Settings | None = None) -> DigestSummary:
     """Per person: the signals past their response date in their organisation's court (open: the owner;
     acknowledged or escalated: the municipality). Stored as one Digest row per person and day (upsert on
-    (user, day)); no e-mail is sent. Two set-based queries, grouped in memory per organisation."""
+    (user, day)), then, when SMTP is configured, today's digests that were not sent yet go out by e-mail
+    (see ``_mail_digests``). Two set-based queries, grouped in memory per organisation."""
     today = today or today_nl()
     summary = DigestSummary(day=today)
     overdue = await Signal.select(
         Signal.id, Signal.rule, Signal.status, Signal.title, Signal.response_due, Signal.owner_organisation,
+        Signal.case.case_number.as_alias("case_number"),
         Signal.confidential, Signal.raised_by_organisation, Signal.contract.name.as_alias("contract_name"),
         Signal.contract.municipality.as_alias("municipality"),
     ).where(Signal.status.is_in(ACTIVE), Signal.response_due < today).order_by(Signal.response_due).order_by(
@@ -824,7 +830,7 @@ async def send_digests(today: date | None = None) -> DigestSummary:
         holder = row["owner_organisation"] if row["status"] == SignalStatus.OPEN.value else row["municipality"]
         by_holder[holder].append(row)
     if not by_holder:
-        return summary
+        return await _mail_digests(settings or get_settings(), summary)
     people = await User.select(User.id, User.organisation, User.role, User.display_name).where(
         User.organisation.is_in(sorted(by_holder)), User.is_active.eq(True),
         User.role.is_in([role.value for role in rules.ACTING_ROLES]),
@@ -838,6 +844,8 @@ async def send_digests(today: date | None = None) -> DigestSummary:
             hidden = person["role"] == Role.COORDINATOR.value and signal["confidential"] and (
                 signal["raised_by_organisation"] != person["organisation"])
             title = HIDDEN_TITLE if hidden else signal["title"]
+            if signal["case_number"] and not hidden:
+                title = f"{title} (casus {signal['case_number']})"
             days = (today - signal["response_due"]).days
             lines.append(f"- {_label(SignalRule, signal['rule'])}: {title} ({signal['contract_name']}; "
                          f"reactie was uiterlijk {format_date(signal['response_due'])} verwacht, {days} dagen te laat) "
@@ -852,6 +860,42 @@ async def send_digests(today: date | None = None) -> DigestSummary:
                 target=(Digest.user, Digest.day), action="DO UPDATE",
                 values=[Digest.body, Digest.overdue_count, Digest.created_at])
     summary.people = len(rows)
+    return await _mail_digests(settings or get_settings(), summary)
+
+
+async def _mail_digests(settings: Settings, summary: DigestSummary) -> DigestSummary:
+    """Send the day's stored digests that were not sent yet, one e-mail per person. Each digest is claimed
+    first (``sent_at`` set where it was NULL, in one statement), so a rerun or a second worker never sends it
+    twice; a digest the SMTP server did not accept gets ``sent_at`` cleared again and the next run retries it.
+    (A worker killed between claim and send leaves that one digest unsent; it stays in the portal.) Only
+    today's digests are sent: an older unsent one is superseded by today's. The mail is the stored digest:
+    signal titles, case numbers, contract names and dates; never a pseudonym or a note."""
+    config = SmtpConfig.from_settings(settings)
+    if config is None:
+        return summary
+    async with write_transaction():
+        claimed = await Digest.update({Digest.sent_at: utc_now()}).where(
+            Digest.day == summary.day, Digest.sent_at.is_null(), Digest.overdue_count > 0,
+        ).returning(Digest.id, Digest.user, Digest.body, Digest.overdue_count)
+    if not claimed:
+        return summary
+    addresses: dict[int, str] = {}
+    for batch in _chunks(sorted({row["user"] for row in claimed}), IN_BATCH):
+        addresses |= {row["id"]: row["email"] for row in await User.select(User.id, User.email).where(
+            User.id.is_in(list(batch)), User.is_active.eq(True))}
+    to_send = [row for row in claimed if addresses.get(row["user"])]
+    mails = [Mail(to=addresses[row["user"]],
+                  subject=f"Inzicht: {row['overdue_count']} signalen over de reactietermijn "
+                          f"({format_date(summary.day)})",
+                  body=row["body"] + "\n\nOpen Inzicht om te reageren. Dit bericht is automatisch verstuurd.")
+             for row in to_send]
+    sent = await send_mails(config, mails)
+    failed = [row["id"] for row, ok in zip(to_send, sent, strict=True) if not ok]
+    if failed:
+        async with write_transaction():
+            await Digest.update({Digest.sent_at: None}).where(Digest.id.is_in(failed))
+    summary.mailed = len(to_send) - len(failed)
+    summary.mail_failed = len(failed)
     return summary
 
 

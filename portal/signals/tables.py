@@ -50,3 +50,5 @@ class Digest(Table, tablename="signal_digest"):
     body = Text(null=False, default="")
     overdue_count = Integer(default=0)
     created_at = created_at()
+    # Sent by e-mail (NULL: not sent yet, or no SMTP configured). Claimed before sending, cleared on failure.
+    sent_at = Timestamptz(null=True, default=None)
