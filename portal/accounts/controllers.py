@@ -4,7 +4,7 @@ from typing import Annotated, Any
 
 from litestar import Request, get, post
 from litestar.enums import RequestEncodingType
-from litestar.params import Body, FromQuery
+from litestar.params import Body, FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from portal.accounts import audit, auth, service
@@ -196,7 +196,7 @@ async def contract_security(request: Request[Actor, Any, Any], opgeslagen: FromQ
 
 
 @post("/beheer/beveiliging/{contract_id:int}", guards=[SECURITY_GUARD], include_in_schema=False)
-async def set_contract_totp(request: Request[Actor, Any, Any], contract_id: int,
+async def set_contract_totp(request: Request[Actor, Any, Any], contract_id: FromPath[int],
                             data: Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
                             ) -> Redirect:
     choice = data.get("verplicht")
