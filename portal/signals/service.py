@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
 
+from piccolo.columns.combination import WhereRaw
 from piccolo.query.functions.aggregate import Count
 
 from portal.accounts import audit, policy
@@ -402,6 +403,9 @@ async def _scan_stalled(today: date, parties: dict[int, Parties]) -> RuleOutcome
     return RuleOutcome(drafts, candidates)
 
 
+STATUS_STEPS = WhereRaw("(from_status IS NULL OR from_status <> to_status OR action = 'decline')")
+
+
 async def _scan_legal_terms(today: date, parties: dict[int, Parties]) -> RuleOutcome:
     """Candidates by date cut-offs (a term of 6 weeks after the melding or 2 weeks after the aanvraag can
     only be exceeded by cases older than that), then the clocks for those cases only, their events loaded
@@ -417,9 +421,11 @@ async def _scan_legal_terms(today: date, parties: dict[int, Parties]) -> RuleOut
     history: dict[int, list[StatusChange]] = defaultdict(list)
     ids = [row["id"] for row in rows]
     for batch in _chunks(ids, IN_BATCH):
+        # only the steps that change the status (and declines, which restart the allocation clock): notes and
+        # other non-status events can outnumber them many times and change no clock
         events = await CaseEvent.select(CaseEvent.case, CaseEvent.occurred_at, CaseEvent.to_status).where(
-            CaseEvent.case.is_in(list(batch))).order_by(CaseEvent.case).order_by(CaseEvent.occurred_at).order_by(
-            CaseEvent.id)
+            CaseEvent.case.is_in(list(batch)), STATUS_STEPS).order_by(CaseEvent.case).order_by(
+            CaseEvent.occurred_at).order_by(CaseEvent.id)
         for event in events:
             history[event["case"]].append(StatusChange(_day(event["occurred_at"]), CaseStatus(event["to_status"])))
     cases = []
@@ -629,6 +635,29 @@ async def list_signals(actor: Actor, filters: SignalFilter, today: date | None =
         "digest": digest,
         "today": today,
     }
+
+
+async def signal_export_ids(actor: Actor, filters: SignalFilter, today: date | None = None) -> list[int]:
+    """The ids of every signal of the filtered inbox, in the inbox's order (one narrow query; the export
+    then loads the rows in batches with ``signal_export_rows``)."""
+    policy.require_role(actor, policy.SIGNAL_READER_ROLES, "signalen")
+    clauses = [policy.signal_scope(actor), *_filter_clauses(filters, today or today_nl())]
+    async with read_transaction():
+        rows = await Signal.select(Signal.id).where(*clauses).order_by(Signal.response_due).order_by(Signal.id)
+    return [row["id"] for row in rows]
+
+
+async def signal_export_rows(actor: Actor, ids: Sequence[int], today: date | None = None) -> list[dict]:
+    """These signals as the inbox shows them to the actor (scoped again, confidential content hidden), in
+    the order of ``ids``."""
+    policy.require_role(actor, policy.SIGNAL_READER_ROLES, "signalen")
+    today = today or today_nl()
+    if not ids:
+        return []
+    async with read_transaction():
+        rows = await Signal.select(*SIGNAL_COLUMNS).where(policy.signal_scope(actor), Signal.id.is_in(list(ids)))
+    by_id = {row["id"]: _present(actor, row, today) for row in rows}
+    return [by_id[signal_id] for signal_id in ids if signal_id in by_id]
 
 
 async def _load(actor: Actor, signal_id: int) -> dict:

@@ -478,3 +478,15 @@ async def test_the_savings_signal_agrees_with_the_savings_page(db):
     positions = await savings_service.contract_positions(today)
     assert [p["verdict"] for p in positions] == ["achter"]
     assert await Signal.count().where(Signal.rule == "savings_behind") == 1
+
+
+async def test_notes_between_the_steps_change_no_legal_clock(world):
+    """The scan reads only status steps: a pile of progress notes neither hides nor invents a breach."""
+    prepared = await scan_world(world)
+    today = service.today_nl()
+    for days_ago in range(9, 0, -1):  # notes while the case sits in assessment
+        await factories.event(prepared["late"], "assessment", action="progress_note", from_status="assessment",
+                              occurred_at=at(today - timedelta(days=days_ago)), note="Huisbezoek gepland")
+    await service.run_scan()
+    [legal] = await signals(rule="legal_term_exceeded")
+    assert legal["case"] == prepared["late"].id and legal["dedup_key"].endswith(":assessment")
