@@ -65,12 +65,14 @@ class DemoSummary:
     cases: int = 0
     re_reports: int = 0
     events: int = 0
+    reassessments: int = 0
     password: str = DEMO_PASSWORD
     logins: list[tuple[str, str]] = field(default_factory=list)
 
     def describe(self) -> str:
         return (f"{_nl(self.organisations)} organisaties, {_nl(self.users)} gebruikers, {_nl(self.cases)} "
-                f"hulpvragen (waarvan {_nl(self.re_reports)} heraanmeldingen), {_nl(self.events)} gebeurtenissen")
+                f"hulpvragen (waarvan {_nl(self.re_reports)} heraanmeldingen), {_nl(self.events)} gebeurtenissen"
+                + (f", {_nl(self.reassessments)} herindicatiegesprekken" if self.reassessments else ""))
 
 
 def _nl(number: int) -> str:
@@ -118,12 +120,20 @@ class CaseSimulator:
     """Drives one case through the lifecycle with plausible timings, stopping at ``today``."""
 
     def __init__(self, rng: random.Random, today: date, coordinator_org: int,
-                 providers: dict[str, list[int]], decline_rate: dict[int, float]) -> None:
+                 providers: dict[str, list[int]], decline_rate: dict[int, float], *,
+                 waiting_lists: tuple[tuple[str, float, int, int], ...] = (("01", 0.35, 10, 90),),
+                 care_days: tuple[int, int] = (20, 300), local: frozenset[int] = frozenset(),
+                 local_share: float = 0.0) -> None:
         self.rng = rng
         self.today = today
         self.coordinator_org = coordinator_org
         self.providers = providers
         self.decline_rate = decline_rate
+        # per category: the share of granted cases placed on the waiting list, and for how many days
+        self.waiting = {category: (share, low, high) for category, share, low, high in waiting_lists}
+        self.care_days = care_days
+        self.local = local  # providers that get ``local_share`` of the allocations (Zaltbommel)
+        self.local_share = local_share
 
     def simulate(self, melding: date, category: str) -> SimCase:
         case = SimCase(melding, category, [SimEvent(melding, "register", None, CaseStatus.REGISTERED,
@@ -193,9 +203,10 @@ class CaseSimulator:
             case.decision, case.beschikking = self._on, beschikking
             return self._close(case)
         case.decision, case.beschikking = self._on + timedelta(days=decision_after), True
-        if case.category == "01" and rng.random() < 0.35:  # the central waiting list for household help
+        waiting = self.waiting.get(case.category)
+        if waiting and rng.random() < waiting[0]:  # e.g. the central waiting list for household help
             self._move(case, decision_after, CaseAction.PLACE_ON_WAITING_LIST, coordinator)
-            self._move(case, rng.randint(10, 90), CaseAction.REQUEST_ALLOCATION, coordinator,
+            self._move(case, rng.randint(waiting[1], waiting[2]), CaseAction.REQUEST_ALLOCATION, coordinator,
                        subcontractor_id=self._pick_provider(case, set()))
         else:
             self._move(case, decision_after, CaseAction.REQUEST_ALLOCATION, coordinator,
@@ -219,7 +230,7 @@ class CaseSimulator:
             self._move(case, answer_after, CaseAction.ACCEPT, provider, "subcontractor")
             break
         self._move(case, rng.randint(1, 15), CaseAction.START_CARE, provider, "subcontractor")
-        self._move(case, rng.randint(20, 300), CaseAction.END_CARE, provider, "subcontractor",
+        self._move(case, rng.randint(*self.care_days), CaseAction.END_CARE, provider, "subcontractor",
                    end_reason=_weighted(rng, END_REASON_WEIGHTS))
         case.end_reason = case.events[-1].end_reason
         self._close(case)
@@ -229,7 +240,24 @@ class CaseSimulator:
 
     def _pick_provider(self, case: SimCase, tried: set[int]) -> int:
         candidates = [p for p in self.providers[case.category] if p not in tried] or self.providers[case.category]
+        if self.local:  # prefer local providers for the agreed share of the volume
+            wanted = self.rng.random() < self.local_share
+            candidates = [p for p in candidates if (p in self.local) is wanted] or candidates
         return self.rng.choice(candidates)
+
+    def reassess(self, case: SimCase, on: date, stop: bool) -> None:
+        """A re-assessment talk on a running indication (an event that keeps the status); a stopped
+        provision then ends through the lifecycle (end reason 36, by the municipality) and is closed."""
+        assert case.state.status is CaseStatus.IN_CARE and on > case.events[-1].on
+        note = ("Herindicatie: maatwerkvoorziening stopt, inwoner kan verder met een algemene voorziening" if stop
+                else "Herindicatie: voortgezet voor onbepaalde tijd")
+        case.events.append(SimEvent(on, "reassessment", CaseStatus.IN_CARE, CaseStatus.IN_CARE,
+                                    self.coordinator_org, note=note))
+        if stop:
+            self._on = on
+            self._move(case, self.rng.randint(14, 42), CaseAction.END_CARE, self.coordinator_org, end_reason="36")
+            case.end_reason = case.events[-1].end_reason
+            self._close(case)
 
 
 def _weighted(rng: random.Random, weights: dict[str, int]) -> str:
@@ -290,7 +318,7 @@ async def _write_scenario(spec: Scenario, rng: random.Random, case_count: int, t
     platform = await _org("Inzicht platformbeheer", "platform")
     main = await _org(spec.main_contractor, "main_contractor") if spec.main_contractor else None
     coordinator_org = main or municipality
-    subcontractors = [await _org(name, "subcontractor") for name in SUBCONTRACTOR_NAMES[: spec.subcontractor_count]]
+    subcontractors = [await _org(name, "subcontractor") for name in _subcontractor_names(spec)]
     summary.organisations = 2 + bool(main) + len(subcontractors)
 
     people = [
@@ -318,17 +346,24 @@ async def _write_scenario(spec: Scenario, rng: random.Random, case_count: int, t
     )
     await contract.save()
     await _money(spec, contract.id, today, rng)
-    await StatusNorm.insert(*[StatusNorm(contract=contract.id, status=status, max_working_days=days)
-                              for status, days in DEFAULT_NORMS.items()])
+    # the assessment norm is stricter than the default: the municipality wants a decision within 5 weeks
+    await StatusNorm(contract=contract.id, status="assessment", max_working_days=25).save()
     await _report_calendar(contract.id, spec, today)
 
     providers, decline_rate = await _subcontracts(contract, subcontractors, rng)
-    simulator = CaseSimulator(rng, today, coordinator_org["id"], providers, decline_rate)
-    summary.cases, summary.re_reports, summary.events = await _cases(spec, contract.id, simulator, rng, case_count,
-                                                                     today)
+    local = frozenset(sub["id"] for sub in subcontractors[: spec.local_providers])
+    simulator = CaseSimulator(rng, today, coordinator_org["id"], providers, decline_rate,
+                              waiting_lists=spec.waiting_lists, care_days=spec.care_days, local=local,
+                              local_share=spec.local_share)
+    summary.cases, summary.re_reports, summary.events, summary.reassessments = await _cases(
+        spec, contract.id, simulator, rng, case_count, today)
     await _demo_reports(contract.id, subcontractors, [row["id"] for row in users[5:]], users[3]["id"],
-                        coordinator_org["id"], rng, today)
+                        coordinator_org["id"], rng, today, contract_reports=main is not None)
     return summary
+
+
+def _subcontractor_names(spec: Scenario) -> tuple[str, ...]:
+    return (spec.subcontractor_names or SUBCONTRACTOR_NAMES)[: spec.subcontractor_count]
 
 
 DEMO_STORIES = ("Meer inwoners vonden de weg naar de buurtkamer.", "Samen met de huisarts korter gewacht.",
@@ -336,10 +371,11 @@ DEMO_STORIES = ("Meer inwoners vonden de weg naar de buurtkamer.", "Samen met de
 
 
 async def _demo_reports(contract_id: int, subcontractors: list[dict], writers: list[int], coordinator: int,
-                        coordinator_org: int, rng: random.Random, today: date) -> None:
+                        coordinator_org: int, rng: random.Random, today: date, contract_reports: bool = True) -> None:
     """Learning-cycle reports for every quarter past its deadline: most accepted, a few missing (more in the
     latest two quarters), one returned; the main contractor's contract report for each quarter, the latest
-    one waiting for the municipality's review. Two bulk inserts; no computed figures (the pages compute those)."""
+    one waiting for the municipality's review (not where the municipality coordinates itself). Two bulk inserts; no
+    computed figures (the pages compute those)."""
     template = await ReportTemplate.select(ReportTemplate.id).where(ReportTemplate.contract == contract_id).first()
     periods = await ReportPeriod.select(ReportPeriod.id, ReportPeriod.deadline).where(
         ReportPeriod.contract == contract_id, ReportPeriod.deadline < today).order_by(
@@ -369,6 +405,8 @@ async def _demo_reports(contract_id: int, subcontractors: list[dict], writers: l
                 "sections": {"goed": rng.choice(DEMO_STORIES),
                              "geleerd": "- eerst samen het gesprek\n- dan pas indiceren"},
             }))
+        if not contract_reports:
+            continue
         submitted = datetime.combine(period["deadline"] + timedelta(days=rng.randint(3, 12)), WORK_START, tzinfo=UTC)
         status = "submitted" if age == 0 else "accepted"
         reports.append(Report(period=period["id"], contract=contract_id, template=template["id"],
@@ -390,10 +428,6 @@ async def _demo_reports(contract_id: int, subcontractors: list[dict], writers: l
         for report_id, (writer, submitted, content) in zip(ids, contents, strict=True)])
 
 
-DEFAULT_NORMS = {  # working days a case may stay in a status before it counts as stalled
-    "registered": 5, "assessment": 30, "allocation_requested": 5, "accepted": 10,
-    "waiting_list": 40, "on_hold": 20, "reopened": 10,
-}
 
 
 async def _org(name: str, kind: str) -> dict:
@@ -517,15 +551,16 @@ async def _subcontracts(contract: Contract, subcontractors: list[dict],
 
 
 async def _cases(spec: Scenario, contract_id: int, simulator: CaseSimulator, rng: random.Random,
-                 count: int, today: date) -> tuple[int, int, int]:
+                 count: int, today: date) -> tuple[int, int, int, int]:
     key = get_settings().pseudonym_key_bytes
     simulated: list[tuple[str, SimCase]] = []
     re_reports = 0
-    for melding in sorted(melding_dates(rng, spec.start, today, count)):
+    weights = dict(spec.category_weights) or CATEGORY_WEIGHTS
+    for melding in sorted(melding_dates(rng, spec.cases_from or spec.start, today, count)):
         if len(simulated) >= count:
             break
         pseudonym = pseudonymise(random_bsn(rng), key)
-        case = simulator.simulate(melding, _weighted(rng, CATEGORY_WEIGHTS))
+        case = simulator.simulate(melding, _weighted(rng, weights))
         simulated.append((pseudonym, case))
         # a few residents come back soon after their case was closed: the re_report signal's material
         if case.state.status is CaseStatus.CLOSED and rng.random() < 0.05 and len(simulated) < count:
@@ -533,6 +568,7 @@ async def _cases(spec: Scenario, contract_id: int, simulator: CaseSimulator, rng
             if again <= today:
                 simulated.append((pseudonym, simulator.simulate(again, case.category)))
                 re_reports += 1
+    reassessed = _reassessments(spec, simulator, [case for _, case in simulated], rng, today)
     domain = ("wmo", "jeugd") if spec.covers_jeugd else ("wmo",)
     events = 0
     for offset in range(0, len(simulated), BATCH):
@@ -567,7 +603,28 @@ async def _cases(spec: Scenario, contract_id: int, simulator: CaseSimulator, rng
         for start in range(0, len(event_rows), BATCH):
             await CaseEvent.insert(*event_rows[start: start + BATCH])
         events += len(event_rows)
-    return len(simulated), re_reports, events
+    return len(simulated), re_reports, events, reassessed
+
+
+def _reassessments(spec: Scenario, simulator: CaseSimulator, cases: list[SimCase], rng: random.Random,
+                   today: date) -> int:
+    """Stichtse Vecht: re-assessment talks on long-running indications (in care for at least half a year at the
+    talk), held over the last ten months; the agreed share stops, the rest continues for an indefinite term.
+    Returns the count."""
+    if not spec.reassessments:
+        return 0
+    latest = today - timedelta(days=60)  # a stopped provision ends (and closes) well before today
+    eligible = [case for case in cases if case.state.status is CaseStatus.IN_CARE
+                and case.events[-1].on + timedelta(days=180) <= latest]
+    chosen = rng.sample(eligible, min(spec.reassessments, len(eligible)))
+    stopped = set(map(id, rng.sample(chosen, round(len(chosen) * spec.reassessment_stopped_pct / 100))))
+    for case in chosen:
+        earliest = max(case.events[-1].on + timedelta(days=180), today - timedelta(days=300))
+        on = earliest + timedelta(days=rng.randint(0, (latest - earliest).days))
+        while on.weekday() >= 5:
+            on -= timedelta(days=1)
+        simulator.reassess(case, max(on, case.events[-1].on + timedelta(days=1)), id(case) in stopped)
+    return len(chosen)
 
 
 def _at(on: date, index: int) -> datetime:
@@ -577,11 +634,12 @@ def _at(on: date, index: int) -> datetime:
 
 async def _logins_for(spec: Scenario) -> list[tuple[str, str]]:
     domain = spec.mail_domain
+    names = _subcontractor_names(spec)
     wanted = [
         (f"contractmanager@{domain}.demo", "contractmanager, " + spec.municipality),
         (f"coordinator@{domain}.demo", "coördinator, " + (spec.main_contractor or spec.municipality)),
-        (f"onderaannemer1@{domain}.demo", "onderaannemer, " + SUBCONTRACTOR_NAMES[0]),
-        (f"onderaannemer2@{domain}.demo", "onderaannemer, " + SUBCONTRACTOR_NAMES[1]),
+        (f"onderaannemer1@{domain}.demo", "onderaannemer, " + names[0]),
+        (f"onderaannemer2@{domain}.demo", "onderaannemer, " + names[1]),
         (f"beheer@{domain}.demo", "beheerder van het platform"),
     ]
     existing = {row["email"] for row in await User.select(User.email).where(User.email.is_in([w[0] for w in wanted]))}
