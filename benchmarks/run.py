@@ -189,6 +189,7 @@ PAGES = [
     ("/", "coordinator@haarlem.demo"),
     ("/casussen", "coordinator@haarlem.demo"),
     ("/casussen", "onderaannemer1@haarlem.demo"),
+    ("/dashboard", "contractmanager@haarlem.demo"),
 ]
 
 

@@ -1,19 +1,31 @@
 """Read models that combine the areas. Set-based queries only, scoped by the policy in SQL."""
 
+from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+
+from piccolo.query.functions.aggregate import Count
 
 from portal.accounts import policy
 from portal.accounts.rules import Actor, Role
 from portal.accounts.tables import Organisation
-from portal.cases.rules import CaseStatus
-from portal.cases.tables import Case
+from portal.cases.rules import (
+    BALL_IN_COURT,
+    OPEN_STATUSES,
+    TERMINAL_STATUSES,
+    Allocation,
+    CaseStatus,
+    Party,
+)
+from portal.cases.tables import Case, CaseEvent
 from portal.contracts.tables import Contract, StatusNorm, Subcontract
+from portal.dashboard import rules
 from portal.db import read_transaction
 from portal.lib.calendar_nl import add_working_days, working_days_between
+from portal.lib.errors import NotFound
 from portal.lib.formatting import AMSTERDAM
 from portal.reports.tables import Report, ReportPeriod
-from portal.signals.rules import DEFAULT_STATUS_NORMS, SignalRule, SignalStatus
+from portal.signals.rules import DEFAULT_STATUS_NORMS, Severity, SignalRule, SignalStatus
 from portal.signals.tables import Signal
 
 ITEMS_PER_SOURCE = 200
@@ -170,4 +182,326 @@ async def my_work(actor: Actor, today: date | None = None) -> dict:
         "organisation_name": organisation["name"] if organisation else "",
         "contracts": contracts,
         "today": today,
+    }
+
+
+# --- the contract dashboard ----------------------------------------------------------------------------
+# A fixed, small number of set-based statements per page (see tests/dashboard/test_web.py), never one per
+# row: the figures per subcontractor come from one grouped query over case_event, the current load and the
+# ball-in-court ageing from one grouped query over portal_case.
+
+DASHBOARD_ROLES = frozenset({Role.CONTRACT_MANAGER, Role.COORDINATOR, Role.SUBCONTRACTOR})
+DASHBOARD_WHAT = "het dashboard"
+ACTIVE_SIGNAL_STATUSES = (SignalStatus.OPEN.value, SignalStatus.ACKNOWLEDGED.value, SignalStatus.ESCALATED.value)
+SUBCONTRACTOR_ACTIONS = ("request_allocation", "accept", "decline", "start_care", "reject", "refer_collective")
+TREND_ACTIONS = ("register", "reject", "refer_collective")
+FLOW_NORM_STATUSES = (CaseStatus.REGISTERED, CaseStatus.ASSESSMENT, CaseStatus.ALLOCATION_REQUESTED,
+                      CaseStatus.ACCEPTED)
+
+
+def _is_postgres() -> bool:
+    from portal.db import engine
+
+    return engine().engine_type == "postgres"
+
+
+def _as_date(value) -> date | None:
+    if value is None or isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if isinstance(value, datetime):
+        return _local(value)
+    return date.fromisoformat(str(value)[:10])
+
+
+async def dashboard_contracts(actor: Actor) -> list[dict]:
+    """The contracts the actor may open a dashboard of (its organisation takes part in)."""
+    policy.require_role(actor, DASHBOARD_ROLES, DASHBOARD_WHAT)
+    return await Contract.select(
+        Contract.id, Contract.name, Contract.start_date, Contract.end_date,
+        Contract.municipality.name.as_alias("municipality_name"),
+        Contract.main_contractor.name.as_alias("main_contractor_name"),
+    ).where(policy.contract_scope(actor)).order_by(Contract.name)
+
+
+async def _authorized(actor: Actor, contract_id: int) -> tuple[policy.ContractFacts, dict, list[dict]]:
+    """403 for a role without a dashboard; 404 for a contract the actor's organisation is not party to."""
+    policy.require_role(actor, DASHBOARD_ROLES, DASHBOARD_WHAT)
+    row = await Contract.select(Contract.id, Contract.name, Contract.municipality, Contract.main_contractor,
+                                Contract.start_date, Contract.end_date).where(Contract.id == contract_id).first()
+    subcontracts = await Subcontract.select(
+        Subcontract.subcontractor, Subcontract.subcontractor.name.as_alias("name"), Subcontract.start_date,
+        Subcontract.end_date).where(Subcontract.contract == contract_id) if row else []
+    facts = policy.ContractFacts(row["id"], row["municipality"], row["main_contractor"],
+                                 frozenset(s["subcontractor"] for s in subcontracts)) if row else None
+    allowed = facts is not None and (
+        policy.can_read_contract_aggregates(actor, facts)
+        or (actor.role is Role.SUBCONTRACTOR and policy.is_party_to(actor, facts)))
+    if not allowed:
+        raise NotFound(policy.NOT_FOUND_CONTRACT)
+    return facts, row, subcontracts
+
+
+async def _case_load(contract_id: int) -> list[dict]:
+    """One grouped query: open and closed cases per status, subcontractor and day the status started."""
+    day = ("(status_since AT TIME ZONE 'Europe/Amsterdam')::date" if _is_postgres()
+           else "date(status_since)")
+    return await Case.raw(
+        f"SELECT status, subcontractor, {day} AS since, COUNT(*) AS n FROM portal_case WHERE contract = {{}} "  # noqa: S608
+        f"GROUP BY status, subcontractor, {day}", contract_id)
+
+
+async def _flows(contract_id: int) -> list[dict]:
+    """One row per case that started care: its subcontractor, days melding -> start and days
+    allocation request -> start (the last request to that subcontractor before the start)."""
+    if _is_postgres():
+        started = "(s.started AT TIME ZONE 'Europe/Amsterdam')::date"
+        melding = f"({started} - c.melding_date)"
+        wait = f"({started} - (r.requested AT TIME ZONE 'Europe/Amsterdam')::date)"
+    else:
+        melding = "CAST(julianday(date(s.started)) - julianday(c.melding_date) AS INTEGER)"
+        wait = "CAST(julianday(date(s.started)) - julianday(date(r.requested)) AS INTEGER)"
+    return await CaseEvent.raw(
+        f"SELECT s.subcontractor, {melding} AS melding_days, {wait} AS wait_days "  # noqa: S608
+        "FROM (SELECT \"case\" AS case_id, subcontractor, MIN(occurred_at) AS started FROM case_event "
+        "      WHERE contract = {} AND action = 'start_care' GROUP BY \"case\", subcontractor) s "
+        "JOIN portal_case c ON c.id = s.case_id "
+        "LEFT JOIN (SELECT \"case\" AS case_id, subcontractor, MAX(occurred_at) AS requested FROM case_event "
+        "      WHERE contract = {} AND action = 'request_allocation' GROUP BY \"case\", subcontractor) r "
+        "  ON r.case_id = s.case_id AND r.subcontractor = s.subcontractor",
+        contract_id, contract_id)
+
+
+async def _trend_rows(contract_id: int, since: date) -> list[dict]:
+    """One grouped query: registrations, rejections and referrals per quarter."""
+    if _is_postgres():
+        local = "(occurred_at AT TIME ZONE 'Europe/Amsterdam')"
+        year, quarter = f"EXTRACT(YEAR FROM {local})::int", f"EXTRACT(QUARTER FROM {local})::int"
+    else:
+        local = "occurred_at"
+        year = f"CAST(strftime('%Y', {local}) AS INTEGER)"
+        quarter = f"((CAST(strftime('%m', {local}) AS INTEGER) + 2) / 3)"
+    actions = ", ".join(f"'{action}'" for action in TREND_ACTIONS)
+    return await CaseEvent.raw(
+        f"SELECT action, {year} AS year, {quarter} AS quarter, COUNT(*) AS n FROM case_event "  # noqa: S608
+        f"WHERE contract = {{}} AND action IN ({actions}) AND occurred_at >= {{}} "
+        f"GROUP BY action, {year}, {quarter}", contract_id,
+        datetime(since.year, since.month, since.day, tzinfo=UTC))
+
+
+async def _report_rows(contract_id: int, today: date) -> list[dict]:
+    """Due subcontractor report periods (deadline passed) with the reports handed in for them."""
+    return await ReportPeriod.raw(
+        "SELECT p.id, p.starts_on, p.ends_on, r.organisation, r.status FROM report_period p "
+        "LEFT JOIN portal_report r ON r.period = p.id AND r.kind = 'subcontractor' "
+        "WHERE p.contract = {} AND p.deadline < {}", contract_id, today)
+
+
+async def _gather(contract_id: int, today: date) -> dict:
+    quarters = rules.last_quarters(today)
+    return {
+        "load": await _case_load(contract_id),
+        "flows": await _flows(contract_id),
+        "events": await CaseEvent.select(CaseEvent.subcontractor, CaseEvent.action, Count(alias="n")).where(
+            CaseEvent.contract == contract_id, CaseEvent.action.is_in(list(SUBCONTRACTOR_ACTIONS)),
+            CaseEvent.subcontractor.is_not_null()).group_by(CaseEvent.subcontractor, CaseEvent.action),
+        "signals": await Signal.select(Signal.rule, Signal.severity, Signal.escalation_level, Signal.subcontractor,
+                                       Count(alias="n")).where(
+            Signal.contract == contract_id, Signal.status.is_in(list(ACTIVE_SIGNAL_STATUSES))).group_by(
+            Signal.rule, Signal.severity, Signal.escalation_level, Signal.subcontractor),
+        "reports": await _report_rows(contract_id, today),
+        "norms": await StatusNorm.select(StatusNorm.status, StatusNorm.max_working_days).where(
+            StatusNorm.contract == contract_id),
+        "trends": await _trend_rows(contract_id, rules.quarter_start(*quarters[0])),
+        "quarters": quarters,
+    }
+
+
+def _per_subcontractor(data: dict, subcontracts: list[dict]) -> dict[int, dict]:
+    """Volume, decline and rejection rate, waiting time, open signals, report compliance and current load
+    per subcontractor of the contract (rates hidden below the minimum volume, outliers marked)."""
+    counts: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for row in data["events"]:
+        counts[row["subcontractor"]][row["action"]] += row["n"]
+    waits: dict[int, list[int]] = defaultdict(list)
+    for row in data["flows"]:
+        if row["subcontractor"] is not None and row["wait_days"] is not None:
+            waits[row["subcontractor"]].append(int(row["wait_days"]))
+    signals: dict[int, int] = defaultdict(int)
+    for row in data["signals"]:
+        if row["subcontractor"] is not None:
+            signals[row["subcontractor"]] += row["n"]
+    load: dict[int, int] = defaultdict(int)
+    for row in data["load"]:
+        if row["subcontractor"] is not None and CaseStatus(row["status"]) in OPEN_STATUSES:
+            load[row["subcontractor"]] += row["n"]
+    periods: dict[int, tuple[date, date]] = {}
+    handed_in: set[tuple[int, int]] = set()
+    for row in data["reports"]:
+        periods[row["id"]] = (_as_date(row["starts_on"]), _as_date(row["ends_on"]))
+        if row["organisation"] is not None and row["status"] in ("submitted", "accepted"):
+            handed_in.add((row["id"], row["organisation"]))
+    declines = {}
+    rejections = {}
+    result = {}
+    for sub in subcontracts:
+        sid = sub["subcontractor"]
+        c = counts[sid]
+        requests = c["request_allocation"]
+        decisions = c["reject"] + c["request_allocation"] + c["refer_collective"]
+        declines[sid] = (c["decline"], requests)
+        rejections[sid] = (c["reject"], decisions)
+        due = [pid for pid, (start, end) in periods.items()
+               if start <= _as_date(sub["end_date"]) and end >= _as_date(sub["start_date"])]
+        done = sum(1 for pid in due if (pid, sid) in handed_in)
+        result[sid] = {
+            "id": sid, "name": sub["name"], "volume": requests, "declines": c["decline"],
+            "decline_rate": rules.rate(c["decline"], requests), "rejections": c["reject"], "decisions": decisions,
+            "rejection_rate": rules.rate(c["reject"], decisions),
+            "wait_days": rules.mean(waits[sid]), "wait_volume": len(waits[sid]),
+            "open_signals": signals[sid], "load": load[sid],
+            "reports_due": len(due), "reports_done": done,
+            "report_compliance": 100.0 * done / len(due) if due else None,
+            "decline_outlier": None, "rejection_outlier": None,
+        }
+    for sid, mark in rules.outlier_marks(declines).items():
+        result[sid]["decline_outlier"] = mark
+    for sid, mark in rules.outlier_marks(rejections).items():
+        result[sid]["rejection_outlier"] = mark
+    return result
+
+
+def _ball_in_court(data: dict, subcontracts: list[dict], today: date, coordinator_label: str) -> list[dict]:
+    """Open cases per party holding the ball, by working days since the status started."""
+    names = {sub["subcontractor"]: sub["name"] for sub in subcontracts}
+    rows: dict[tuple[str, int | None], dict] = {}
+    ages: dict[date, str] = {}
+    for row in data["load"]:
+        status = CaseStatus(row["status"])
+        if status in TERMINAL_STATUSES:
+            continue
+        where = status
+        if status is CaseStatus.ALLOCATION_REQUESTED:
+            where = Allocation.ASSIGNED if row["subcontractor"] is not None else Allocation.UNASSIGNED
+        party = BALL_IN_COURT.get(where)
+        if party is None:
+            continue
+        sub = row["subcontractor"] if party is Party.SUBCONTRACTOR else None
+        label = {Party.MAIN_CONTRACTOR: coordinator_label, Party.RESIDENT: "Inwoner (opgeschort)",
+                 Party.MUNICIPALITY: "Gemeente"}.get(party) or names.get(sub, "Onderaannemer (niet meer actief)")
+        key = (party.value, sub)
+        entry = rows.setdefault(key, {"party": party.value, "label": label, "subcontractor": sub,
+                                      "buckets": dict.fromkeys(rules.AGE_BUCKETS, 0), "total": 0})
+        since = _as_date(row["since"])
+        if since not in ages:
+            ages[since] = rules.age_bucket(max(0, working_days_between(since, today)))
+        entry["buckets"][ages[since]] += row["n"]
+        entry["total"] += row["n"]
+    order = {Party.MAIN_CONTRACTOR.value: 0, Party.SUBCONTRACTOR.value: 1, Party.RESIDENT.value: 2}
+    return sorted(rows.values(), key=lambda e: (order.get(e["party"], 3), e["label"]))
+
+
+def _flow_figures(data: dict) -> dict:
+    days = [int(row["melding_days"]) for row in data["flows"] if row["melding_days"] is not None]
+    norms = {row["status"]: row["max_working_days"] for row in data["norms"]}
+    norm = sum(norms.get(status.value, DEFAULT_STATUS_NORMS[status]) for status in FLOW_NORM_STATUSES)
+    p50, p90 = rules.percentile(days, 50), rules.percentile(days, 90)
+    return {"count": len(days), "p50": p50, "p90": p90, "legal_days": rules.LEGAL_FLOW_DAYS,
+            "norm_working_days": norm,
+            "over_legal": sum(1 for d in days if d > rules.LEGAL_FLOW_DAYS)}
+
+
+def _signal_figures(data: dict) -> list[dict]:
+    per_rule: dict[str, dict] = {}
+    for row in data["signals"]:
+        entry = per_rule.setdefault(row["rule"], {
+            "rule": row["rule"], "label": SignalRule(row["rule"]).label, "total": 0,
+            "severity": {sev.value: 0 for sev in Severity}, "late_1x": 0, "late_3x": 0})
+        entry["total"] += row["n"]
+        if row["severity"] in entry["severity"]:
+            entry["severity"][row["severity"]] += row["n"]
+        level = row["escalation_level"] or 0
+        if level >= 3:
+            entry["late_3x"] += row["n"]
+        elif level >= 1:
+            entry["late_1x"] += row["n"]
+    return sorted(per_rule.values(), key=lambda e: (-e["total"], e["label"]))
+
+
+def _trend_figures(data: dict) -> list[dict]:
+    counts = {(row["action"], int(row["year"]), int(row["quarter"])): row["n"] for row in data["trends"]}
+    return [{"label": f"K{q} {y}", "meldingen": counts.get(("register", y, q), 0),
+             "afwijzingen": counts.get(("reject", y, q), 0),
+             "doorverwijzingen": counts.get(("refer_collective", y, q), 0)} for y, q in data["quarters"]]
+
+
+def _status_figures(data: dict, subcontractor_id: int | None = None) -> list[dict]:
+    per_status: dict[str, int] = defaultdict(int)
+    for row in data["load"]:
+        if subcontractor_id is None or row["subcontractor"] == subcontractor_id:
+            per_status[row["status"]] += row["n"]
+    return [{"status": status.value, "label": status.label, "count": per_status[status.value]}
+            for status in CaseStatus if per_status.get(status.value)]
+
+
+async def _neighbourhoods(contract_id: int) -> list[dict]:
+    rows = await Case.raw(
+        "SELECT neighbourhood, COUNT(*) AS cases, COUNT(DISTINCT pseudonym) AS residents FROM portal_case "
+        "WHERE contract = {} GROUP BY neighbourhood ORDER BY neighbourhood", contract_id)
+    return [{"name": row["neighbourhood"] or "Onbekend", "residents": rules.shown_count(row["residents"]),
+             "cases": rules.shown_count(row["cases"]) if rules.suppress(row["residents"]) is not None
+             else rules.SUPPRESSED} for row in rows]
+
+
+async def contract_dashboard(actor: Actor, contract_id: int, today: date | None = None) -> dict:
+    """The whole contract's figures for its contract manager and coordinator; for a subcontractor party to
+    the contract, :func:`subcontractor_dashboard`."""
+    from portal.savings.service import contract_positions
+
+    today = today or datetime.now(AMSTERDAM).date()
+    async with read_transaction():
+        facts, contract, subcontracts = await _authorized(actor, contract_id)
+        if not policy.can_read_contract_aggregates(actor, facts):
+            return await _subcontractor_view(actor, contract, subcontracts, today)
+        data = await _gather(contract_id, today)
+        neighbourhoods = await _neighbourhoods(contract_id)
+    positions = await contract_positions(today, [contract_id])
+    coordinator_label = "Hoofdaannemer" if facts.main_contractor_id is not None else "Gemeente (coördinatie)"
+    per_sub = _per_subcontractor(data, subcontracts)
+    return {
+        "scope": "contract", "contract": contract, "today": today,
+        "statuses": _status_figures(data), "flow": _flow_figures(data), "signals": _signal_figures(data),
+        "subcontractors": sorted(per_sub.values(), key=lambda s: s["name"]),
+        "ball": _ball_in_court(data, subcontracts, today, coordinator_label),
+        "savings": [p for p in positions if p["contract_id"] == contract_id],
+        "trends": _trend_figures(data), "neighbourhoods": neighbourhoods,
+        "min_volume": rules.MIN_VOLUME, "age_buckets": rules.AGE_BUCKETS,
+    }
+
+
+async def _subcontractor_view(actor: Actor, contract: dict, subcontracts: list[dict], today: date) -> dict:
+    """A subcontractor's own figures next to the anonymous average of its peers on the same contract (only
+    peers with the minimum volume count, and only when there are enough of them). No peer is named."""
+    data = await _gather(contract["id"], today)
+    per_sub = _per_subcontractor(data, subcontracts)
+    own_id = actor.organisation_id
+    own = per_sub[own_id]
+    declines = {sid: (s["declines"], s["volume"]) for sid, s in per_sub.items()}
+    rejections = {sid: (s["rejections"], s["decisions"]) for sid, s in per_sub.items()}
+    waits = {sid: (s["wait_days"], s["wait_volume"]) for sid, s in per_sub.items() if s["wait_days"] is not None}
+    compliance = {sid: (s["report_compliance"], rules.MIN_VOLUME) for sid, s in per_sub.items()
+                  if s["report_compliance"] is not None}
+    signals = {sid: (float(s["open_signals"]), rules.MIN_VOLUME) for sid, s in per_sub.items()}
+    peers = {
+        "volume": rules.peer_mean({sid: (float(s["volume"]), s["volume"]) for sid, s in per_sub.items()}, own_id),
+        "decline_rate": rules.peer_average(declines, own_id),
+        "rejection_rate": rules.peer_average(rejections, own_id),
+        "wait_days": rules.peer_mean(waits, own_id),
+        "open_signals": rules.peer_mean(signals, own_id),
+        "report_compliance": rules.peer_mean(compliance, own_id),
+    }
+    return {
+        "scope": "subcontractor", "contract": {"id": contract["id"], "name": contract["name"]}, "today": today,
+        "own": {key: value for key, value in own.items() if key not in ("decline_outlier", "rejection_outlier")},
+        "peers": peers, "peer_count": sum(1 for sid in per_sub if sid != own_id),
+        "statuses": _status_figures(data, own_id), "min_volume": rules.MIN_VOLUME, "min_peers": rules.MIN_PEERS,
     }
