@@ -7,6 +7,7 @@ from piccolo.conf.apps import AppConfig
 from portal.accounts.tables import ApiKey, AuditEntry, IdempotencyRecord, Organisation, SessionRecord, User
 from portal.cases.tables import Case, CaseEvent
 from portal.contracts.tables import Contract, ContractYear, StatusNorm, Subcontract
+from portal.exports.tables import ExportJob
 from portal.ops.tables import JobRun
 from portal.reports.tables import Report, ReportComment, ReportPeriod, ReportTemplate, ReportVersion
 from portal.savings.tables import Investment, SavingsActual, SavingsTarget
@@ -37,6 +38,7 @@ ALL_TABLES = [
     SessionRecord,
     ApiKey,
     IdempotencyRecord,
+    ExportJob,
 ]
 
 APP_CONFIG = AppConfig(

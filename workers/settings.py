@@ -7,13 +7,14 @@ from arq import cron
 from arq.connections import RedisSettings
 
 from portal.db import close_pool, start_pool
+from portal.exports.jobs import purge_exports, run_export
 from portal.ops.jobs import heartbeat
 from portal.settings import get_settings
 from portal.signals.jobs import scan_signals, send_digests
 
-JOBS = [heartbeat, scan_signals, send_digests]
+JOBS = [heartbeat, scan_signals, send_digests, run_export, purge_exports]
 # The same schedule runs in-process when no Redis is configured (portal.app).
-SCHEDULE = {heartbeat: 60, scan_signals: 3600, send_digests: 86400}
+SCHEDULE = {heartbeat: 60, scan_signals: 3600, send_digests: 86400, purge_exports: 3600}
 
 
 async def startup(ctx: dict) -> None:
@@ -38,6 +39,8 @@ class WorkerSettings:
         cron(scan_signals, minute={7}, second={0}, unique=True, run_at_startup=False),
         # daily at 06:30 UTC, after the night's scans, before the working day starts
         cron(send_digests, hour={6}, minute={30}, second={0}, unique=True, run_at_startup=False),
+        # hourly at minute 37: export files older than 24 hours are removed
+        cron(purge_exports, minute={37}, second={0}, unique=True, run_at_startup=False),
     ]
     on_startup = startup
     on_shutdown = shutdown

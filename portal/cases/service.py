@@ -6,6 +6,7 @@ Lists are scoped in SQL (``policy.case_scope``): the other organisations' cases 
 
 import operator
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
@@ -50,6 +51,9 @@ DECISION_ACTIONS = frozenset({CaseAction.REQUEST_ALLOCATION, CaseAction.PLACE_ON
                               CaseAction.REJECT, CaseAction.REFER_COLLECTIVE})
 
 PAGE_SIZE = 50
+# Events that are not a lifecycle action: the melding itself and the talks and notes recorded along the way.
+NON_STATUS_EVENT_LABELS = {"register": "Melding geregistreerd", "reassessment": "Herindicatiegesprek",
+                           "progress_note": "Voortgangsnotitie"}
 
 LIST_COLUMNS = (
     Case.id, Case.case_number, Case.contract, Case.contract.name.as_alias("contract_name"), Case.neighbourhood,
@@ -135,6 +139,41 @@ async def list_cases(actor: Actor, filters: CaseFilter, today: date | None = Non
         "cases": rows, "total": total, "next": next_cursor,
         "view": str(CaseView.PSEUDONYMISED if actor.role is Role.CONTRACT_MANAGER else CaseView.FULL),
     }
+
+
+async def count_cases(actor: Actor, filters: CaseFilter, today: date | None = None) -> int:
+    """How many cases the whole filtered list holds (every page): the export decides direct or by job."""
+    policy.require_role(actor, policy.CASE_READER_ROLES, "casussen")
+    async with read_transaction():
+        return await Case.count().where(*await _list_clauses(actor, filters, today or today_nl()))
+
+
+async def case_export_batches(actor: Actor, filters: CaseFilter, batch_size: int = 1000,
+                              today: date | None = None) -> AsyncIterator[list[dict]]:
+    """Every case of the filtered list, from the first row on (the cursor is ignored), in the list's order
+    and in batches: the same scope and filters as ``list_cases``, so an export holds exactly what the pages
+    show. A contract manager's rows are pseudonymised like the page (``policy.redact_case``)."""
+    policy.require_role(actor, policy.CASE_READER_ROLES, "casussen")
+    today = today or today_nl()
+    order = CaseOrder(filters.order)
+    view = CaseView.PSEUDONYMISED if actor.role is Role.CONTRACT_MANAGER else CaseView.FULL
+    cursor: Cursor | None = None
+    while True:
+        async with read_transaction():
+            clauses = await _list_clauses(actor, filters, today)
+            query = Case.select(*LIST_COLUMNS, Case.urgency).where(*clauses, *_after(order, cursor))
+            if order is CaseOrder.RECENT:
+                query = query.order_by(Case.status_since, Case.id, ascending=False)
+            else:
+                query = query.order_by(Case.id)
+            rows = await query.limit(batch_size)
+        if not rows:
+            return
+        last = rows[-1]
+        cursor = Cursor(last["status_since"].isoformat() if order is CaseOrder.RECENT else last["id"], last["id"])
+        yield [policy.redact_case(view, _decorate(row)) for row in rows]
+        if len(rows) < batch_size:
+            return
 
 
 def _after(order: CaseOrder, cursor: Cursor | None) -> list:
@@ -521,8 +560,7 @@ async def case_page(actor: Actor, case_id: int, purpose: str | None = None, toda
     clocks = [vars(clock) | {"exceeded": clock.exceeded_since is not None} for clock in
               compute_clocks(dates, history, today)]
     for event in events:
-        event["action_label"] = "Melding geregistreerd" if event["action"] == "register" else _label(
-            CaseAction, event["action"])
+        event["action_label"] = NON_STATUS_EVENT_LABELS.get(event["action"]) or _label(CaseAction, event["action"])
         event["reason_label"] = _label(RejectionReason, event["reason_code"])
         event["end_reason_label"] = _label(EndReason, event["end_reason"])
     actions = allowed_actions(state, actor.role, actor.organisation_id) if detail["can_change"] else []
