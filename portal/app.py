@@ -25,8 +25,11 @@ from portal.accounts import api_key_pages, auth
 from portal.accounts import controllers as accounts_controllers
 from portal.cases import api as cases_api
 from portal.cases import controllers as cases_controllers
+from portal.contracts import controllers as contracts_controllers
+from portal.dashboard import controllers as dashboard_controllers
 from portal.dashboard.controllers import home
 from portal.db import close_pool, start_pool
+from portal.exports import controllers as exports_controllers
 from portal.lib import formatting
 from portal.lib.errors import DomainError
 from portal.lib.queue import InProcessRunner, ScheduledJob
@@ -138,10 +141,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *accounts_controllers.ROUTES,
             *api_key_pages.ROUTES,
             *cases_controllers.ROUTES,
+            *contracts_controllers.ROUTES,
             *reports_controllers.ROUTES,
             *cases_api.ROUTES,
             *savings_controllers.ROUTES,
             *signals_controllers.ROUTES,
+            *exports_controllers.ROUTES,
+            *dashboard_controllers.ROUTES,
             create_static_files_router(path="/static", directories=[STATIC_DIR]),
         ],
         template_config=TemplateConfig(directory=TEMPLATES_DIR, engine=JinjaTemplateEngine,

@@ -182,6 +182,18 @@ async def _matrix_signal(contract, case, sub, label: str) -> int:
 SAVINGS_READERS = ("contract_manager", "coordinator")
 
 
+def dashboard(role: str, side: str) -> Outcome:
+    """Dashboard of a contract: its contract manager and coordinator (whole contract) and its subcontractors
+    (their own scoped page); another contract is not known (404); an admin has no dashboard (403)."""
+    if role == "anonymous":
+        return LOGIN_REDIRECT
+    if role == "admin":
+        return FORBIDDEN
+    if side == "other":
+        return Outcome(404)
+    return Outcome(200, contains=("Dashboard: Contract Noord",), absent=("Contract Zuid", "Onderaannemer Zuid"))
+
+
 def contract_url(prefix: str, suffix: str = "") -> Callable[[dict, str], str]:
     return lambda world, side: f"{prefix}/{world[side]['contract_id']}{suffix}"
 
@@ -332,6 +344,16 @@ REPORT_EXPECTATIONS: dict[tuple[str, str], RouteCase] = {
         report_object(("contract_manager",), {"contract_manager": Outcome(303, "/leercyclus/contracten/")}),
         form=lambda world, side: {"underlying": "ja"}),  # "ja" keeps the later cells' reads as they are
     ("GET", "/api/v1/reports"): RouteCase(fixed("/api/v1/reports"), api(REPORT_LISTED, REPORT_READERS), api=True),
+    ("GET", "/beheer/normen"): RouteCase(
+        fixed("/beheer/normen"),
+        page(Outcome(200, contains=("Contract Noord",), absent=("Contract Zuid",)), ("contract_manager",))),
+    ("GET", "/beheer/normen/{contract_id:int}"): RouteCase(
+        contract_url("/beheer/normen"),
+        report_object(("contract_manager",), {"contract_manager": Outcome(200, contains=("Contract Noord",))})),
+    ("POST", "/beheer/normen/{contract_id:int}"): RouteCase(
+        contract_url("/beheer/normen"),
+        report_object(("contract_manager",), {"contract_manager": Outcome(303, "/beheer/normen/")}),
+        form=lambda world, side: {"norm-assessment": "30"}),
     ("GET", "/beheer/beveiliging"): RouteCase(
         fixed("/beheer/beveiliging"),
         page(Outcome(200, contains=("Contract Noord",), absent=("Contract Zuid",)), ("contract_manager",))),
@@ -373,6 +395,69 @@ def _import_file(world: dict, side: str) -> dict:
     case is reported as unknown, without its number."""
     content = f"regel_type;zaaknummer;actie\ngebeurtenis;{world[side]['case_number']};start_care\n"
     return {"bestand": ("matrix.csv", content.encode(), "text/csv")}
+
+
+# --- list exports and export jobs (portal/exports) ----------------------------------------------------
+
+
+def list_export(ok: Outcome, allowed: tuple[str, ...]) -> Callable[[str, str], Outcome]:
+    """A list export: the page's guard; a contract manager's case export carries no pseudonym."""
+    def expect(role: str, side: str) -> Outcome:
+        outcome = page(ok, allowed)(role, side)
+        if outcome.status == 200 and role == "contract_manager":
+            return Outcome(200, contains=ok.contains, absent=(*ok.absent, "{own_pseudonym}"))
+        return outcome
+    return expect
+
+
+def own_export(ok: Outcome) -> Callable[[str, str], Outcome]:
+    """An export job is the asker's alone (side A's coordinator here): anyone else gets 404."""
+    def expect(role: str, side: str) -> Outcome:
+        if role == "anonymous":
+            return LOGIN_REDIRECT
+        return ok if role == "coordinator" and side == "own" else Outcome(404)
+    return expect
+
+
+def export_url(suffix: str = "") -> Callable[[dict, str], str]:
+    return lambda world, side: f"/exports/{world[side]['export_id']}{suffix}"
+
+
+async def _matrix_export(user_id: int, case_number: str) -> int:
+    """A finished one-row case export of ``user_id`` with its file on disk."""
+    import secrets
+
+    from portal.exports.service import export_dir
+    from portal.exports.tables import ExportJob
+    from portal.lib.exports import to_csv
+    from portal.lib.tables_base import utc_now
+
+    name = f"{secrets.token_hex(16)}.csv"
+    export_dir().mkdir(parents=True, exist_ok=True)
+    (export_dir() / name).write_bytes(to_csv(["Casus"], [[case_number]]))
+    job = ExportJob(user=user_id, kind="cases", format="csv", params="{}", status="done", rows_done=1,
+                    rows_total=1, file_name=name, finished_at=utc_now())
+    await job.save()
+    return job.id
+
+
+EXPORT_EXPECTATIONS: dict[tuple[str, str], RouteCase] = {
+    ("GET", "/casussen/export.csv"): RouteCase(fixed("/casussen/export.csv"), list_export(LISTED, CASE_READERS)),
+    ("GET", "/casussen/export.xlsx"): RouteCase(fixed("/casussen/export.xlsx"),
+                                                list_export(Outcome(200), CASE_READERS)),
+    ("GET", "/signalen/export.csv"): RouteCase(fixed("/signalen/export.csv"),
+                                               list_export(SIGNAL_LISTED, CASE_READERS)),
+    ("GET", "/signalen/export.xlsx"): RouteCase(fixed("/signalen/export.xlsx"),
+                                                list_export(Outcome(200), CASE_READERS)),
+    ("GET", "/wachtlijst/export.csv"): RouteCase(fixed("/wachtlijst/export.csv"), list_export(
+        Outcome(200, contains=("Wachttijd",), absent=("Contract Zuid",)), BOARD_READERS)),
+    ("GET", "/wachtlijst/export.xlsx"): RouteCase(fixed("/wachtlijst/export.xlsx"),
+                                                  list_export(Outcome(200), BOARD_READERS)),
+    ("GET", "/exports/{export_id:int}"): RouteCase(
+        export_url(), own_export(Outcome(200, contains=("1 van 1 regels",)))),
+    ("GET", "/exports/{export_id:int}/bestand"): RouteCase(
+        export_url("/bestand"), own_export(Outcome(200, contains=("{own_case_number}",)))),
+}
 
 
 EXPECTATIONS: dict[tuple[str, str], RouteCase] = {
@@ -454,6 +539,9 @@ EXPECTATIONS: dict[tuple[str, str], RouteCase] = {
         "contract_id": str(world[side]["contract_id"]), "title": "Matrix gemeld", "detail": "Matrix tekst"}),
     ("GET", "/api/v1/signals"): RouteCase(fixed("/api/v1/signals"), api(SIGNAL_LISTED, CASE_READERS), api=True),
     ("GET", "/api/v1/cases/{case_id:int}"): RouteCase(case_url("/api/v1/cases"), case_detail(json=True), api=True),
+    ("GET", "/dashboard"): RouteCase(fixed("/dashboard"), page(
+        Outcome(200, contains=("Dashboard: Contract Noord",), absent=("Contract Zuid",)), CASE_READERS)),
+    ("GET", "/dashboard/{contract_id:int}"): RouteCase(contract_url("/dashboard"), dashboard),
     ("GET", "/besparingen"): RouteCase(fixed("/besparingen"), page(
         Outcome(200, contains=("Contract Noord",), absent=("Contract Zuid",)), SAVINGS_READERS)),
     ("GET", "/besparingen/{contract_id:int}"): RouteCase(
@@ -476,6 +564,7 @@ EXPECTATIONS: dict[tuple[str, str], RouteCase] = {
         contract_url("/api/v1/contracts", "/savings"), savings(Outcome(200, contains=("verdicts",)), json=True),
         api=True),
     **REPORT_EXPECTATIONS,
+    **EXPORT_EXPECTATIONS,
     ("GET", "/static/{file_path:path}"): RouteCase(fixed("/static/css/portal.css"), public(Outcome(200))),
     ("GET", "/api/schema"): RouteCase(fixed("/api/schema"), SCHEMA_OK),
     ("GET", "/api/schema/elements"): RouteCase(fixed("/api/schema/elements"), SCHEMA_OK),
@@ -527,6 +616,8 @@ async def _build_world():
         "own_signal": "Matrix signaal Noord", "other_signal": "Matrix signaal Zuid",
     }
     world["markers"] |= {"own_report_text": "Matrix verhaal Noord", "other_report_text": "Matrix verhaal Zuid"}
+    world["own"]["export_id"] = await _matrix_export(world["people"]["coordinator"].id, world["own"]["case_number"])
+    world["other"]["export_id"] = await _matrix_export(world["other"]["reader"].id, world["other"]["case_number"])
     return world
 
 
