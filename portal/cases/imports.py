@@ -18,12 +18,21 @@ from portal.accounts import audit, policy
 from portal.accounts.policy import CaseFacts, ContractFacts
 from portal.accounts.rules import Actor, Role
 from portal.cases import service
-from portal.cases.rules import NOWHERE, CaseAction, CaseState, TransitionInput, decide_transition
+from portal.cases.rules import (
+    NOWHERE,
+    CaseAction,
+    CaseState,
+    TransitionInput,
+    allocation_refusal,
+    check_melding,
+    decide_transition,
+    delivered_categories,
+)
 from portal.cases.schemas import CaseCommand, NewCase
 from portal.cases.tables import Case
 from portal.contracts.tables import Contract, Subcontract
 from portal.db import read_transaction, write_transaction
-from portal.lib.codelists import Domain, ProductCategory, ProvisionType, Urgency
+from portal.lib.codelists import ProductCategory
 from portal.lib.csv_import import CsvRow, RowError, read_csv
 from portal.lib.errors import DomainError, InvalidInput
 from portal.lib.formatting import AMSTERDAM, format_date, parse_date
@@ -204,35 +213,26 @@ class _Validator:
 
         bsn = values.get("bsn", "")
         fields["bsn"] = bsn if parse("bsn", validate_bsn, bsn) is not None else None  # the message never has it
-        domain = parse("domein", Domain.parse, values.get("domein", ""))
-        if domain is not None and contract is not None and (
-                domain is Domain.YOUTH and not contract["covers_jeugd"]
-                or domain is Domain.WMO and not contract["covers_wmo"]):
-            fail("domein", f"Het contract '{contract['name']}' omvat geen {domain.label}.")
-        fields["domain"] = domain and domain.value
-        category = parse("productcategorie", ProductCategory.parse, values.get("productcategorie", ""))
-        fields["product_category"] = category and category.value
-        urgency = parse("urgentie", Urgency.parse, values.get("urgentie") or "normal")
-        fields["urgency"] = urgency and urgency.value
-        provision = parse("soort_voorziening", ProvisionType.parse, values.get("soort_voorziening") or "individual")
-        fields["provision_type"] = provision and provision.value
         melding = parse("meldingsdatum", parse_date, values.get("meldingsdatum"))
-        if melding is not None:
-            if melding > self.today:
-                fail("meldingsdatum", "De meldingsdatum ligt in de toekomst.")
-            elif contract is not None and not contract["start_date"] <= melding <= contract["end_date"]:
-                fail("meldingsdatum", f"De meldingsdatum valt buiten de looptijd van het contract "
-                                      f"({format_date(contract['start_date'])} tot en met "
-                                      f"{format_date(contract['end_date'])}).")
-        fields["melding_date"] = melding
         aanvraag = parse("aanvraagdatum", parse_date, values.get("aanvraagdatum"))
-        if aanvraag is not None and aanvraag < (melding or self.today):
-            fail("aanvraagdatum", "De aanvraag kan niet vóór de melding liggen.")
-        fields["aanvraag_date"] = aanvraag
-        neighbourhood = values.get("wijk", "").strip()
-        if not neighbourhood or len(neighbourhood) > 100:
-            fail("wijk", "Vul de wijk in (maximaal 100 tekens).")
-        fields["neighbourhood"] = neighbourhood
+        checked, problems = check_melding(
+            contract and service.contract_terms(contract), domain=values.get("domein", ""),
+            product_category=values.get("productcategorie", ""), urgency=values.get("urgentie") or "normal",
+            provision_type=values.get("soort_voorziening") or "individual", melding_date=melding,
+            aanvraag_date=aanvraag, neighbourhood=values.get("wijk", ""), today=self.today)
+        for problem in problems:
+            fail(COLUMN_OF_FIELD[problem.field or ""], problem.message)
+        if checked is not None:
+            fields.update(domain=checked.domain.value, product_category=checked.product_category.value,
+                          urgency=checked.urgency.value, provision_type=checked.provision_type.value,
+                          melding_date=melding, aanvraag_date=checked.aanvraag_date,
+                          neighbourhood=checked.neighbourhood)
+        else:  # what a later row about this melding may still need
+            try:
+                category = ProductCategory.parse(values.get("productcategorie", "")).value
+            except InvalidInput:
+                category = None
+            fields.update(product_category=category, melding_date=melding)
         return fields
 
     # --- events --------------------------------------------------------------------------------------
@@ -282,15 +282,8 @@ class _Validator:
         if key not in self.delivers:
             row = await Subcontract.select(Subcontract.product_categories).where(
                 (Subcontract.contract == key[0]) & (Subcontract.subcontractor == subcontractor_id)).first()
-            self.delivers[key] = None if row is None else frozenset(
-                code.strip() for code in (row["product_categories"] or "").split(",") if code.strip())
-        categories = self.delivers[key]
-        if categories is None:
-            return "Deze onderaannemer werkt niet binnen dit contract."
-        if case.product_category not in categories:
-            label = ProductCategory(case.product_category).label
-            return f"Deze onderaannemer levert geen '{label}' binnen dit contract."
-        return None
+            self.delivers[key] = row and delivered_categories(row["product_categories"])
+        return allocation_refusal(self.delivers[key], case.product_category)
 
     async def event(self, row: CsvRow) -> None:
         values, line = row.values, row.line

@@ -8,11 +8,13 @@ the new state, the event log gets one event.
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import date
 from enum import Enum, StrEnum
 
 from portal.accounts.rules import Role
-from portal.lib.codelists import CodeList, EndReason, RejectionReason
+from portal.lib.codelists import CodeList, Domain, EndReason, ProductCategory, ProvisionType, RejectionReason, Urgency
 from portal.lib.errors import IllegalTransition, InvalidInput, NotPermitted
+from portal.lib.formatting import format_date
 
 
 class CaseStatus(CodeList, unknown="Onbekende status"):
@@ -376,3 +378,85 @@ __all__ = [
     "ball_in_court",
     "decide_transition",
 ]
+
+
+# --- a new melding and an allocation, checked against the contract -----------------------------------
+# One place for these checks: the register form, the API and the CSV import all call them.
+
+MAX_NEIGHBOURHOOD = 100
+
+
+@dataclass(frozen=True)
+class ContractTerms:
+    """The part of a contract a melding is checked against."""
+
+    name: str
+    covers_wmo: bool
+    covers_jeugd: bool
+    start_date: date
+    end_date: date
+
+
+@dataclass(frozen=True)
+class Melding:
+    domain: Domain
+    product_category: ProductCategory
+    urgency: Urgency
+    provision_type: ProvisionType
+    melding_date: date
+    aanvraag_date: date | None
+    neighbourhood: str
+
+
+def check_melding(terms: ContractTerms | None, *, domain: object, product_category: object, urgency: object,
+                  provision_type: object, melding_date: date | None, aanvraag_date: date | None,
+                  neighbourhood: str | None, today: date) -> tuple[Melding | None, list[InvalidInput]]:
+    """The normalised melding, or every problem with it (the form shows the first, the import all of them).
+    Without ``terms`` (an unknown contract) the checks that need the contract are left out."""
+    errors: list[InvalidInput] = []
+
+    def parse(codes, value, field: str):
+        try:
+            return codes.parse(value, field=field)
+        except InvalidInput as error:
+            errors.append(error)
+            return None
+
+    parsed_domain = parse(Domain, domain, "domain")
+    if parsed_domain is not None and terms is not None and (
+            parsed_domain is Domain.YOUTH and not terms.covers_jeugd
+            or parsed_domain is Domain.WMO and not terms.covers_wmo):
+        errors.append(InvalidInput(f"Het contract '{terms.name}' omvat geen {parsed_domain.label}.", field="domain"))
+    category = parse(ProductCategory, product_category, "product_category")
+    parsed_urgency = parse(Urgency, urgency, "urgency")
+    provision = parse(ProvisionType, provision_type, "provision_type")
+    melding = melding_date or today
+    if terms is not None and not terms.start_date <= melding <= terms.end_date:
+        errors.append(InvalidInput(
+            f"De meldingsdatum valt buiten de looptijd van het contract ({format_date(terms.start_date)} "
+            f"tot en met {format_date(terms.end_date)}).", field="melding_date"))
+    elif melding > today:
+        errors.append(InvalidInput("De meldingsdatum ligt in de toekomst.", field="melding_date"))
+    if aanvraag_date is not None and aanvraag_date < melding:
+        errors.append(InvalidInput("De aanvraag kan niet vóór de melding liggen.", field="aanvraag_date"))
+    place = (neighbourhood or "").strip()
+    if not place or len(place) > MAX_NEIGHBOURHOOD:
+        errors.append(InvalidInput(f"Vul de wijk in (maximaal {MAX_NEIGHBOURHOOD} tekens).", field="neighbourhood"))
+    if errors:
+        return None, errors
+    assert parsed_domain and category and parsed_urgency and provision
+    return Melding(parsed_domain, category, parsed_urgency, provision, melding, aanvraag_date, place), []
+
+
+def delivered_categories(product_categories: str | None) -> frozenset[str]:
+    """A subcontract's product categories, stored as comma-separated WMO020 codes ("02,07")."""
+    return frozenset(code.strip() for code in (product_categories or "").split(",") if code.strip())
+
+
+def allocation_refusal(delivered: frozenset[str] | None, product_category: str) -> str | None:
+    """Why a case cannot be allocated to a subcontractor (``delivered`` is None: no subcontract), or None."""
+    if delivered is None:
+        return "Deze onderaannemer werkt niet binnen dit contract."
+    if product_category not in delivered:
+        return f"Deze onderaannemer levert geen '{ProductCategory(product_category).label}' binnen dit contract."
+    return None

@@ -24,10 +24,14 @@ from portal.cases.rules import (
     CaseAction,
     CaseState,
     CaseStatus,
+    ContractTerms,
     Transition,
+    allocation_refusal,
     allowed_actions,
     ball_in_court,
+    check_melding,
     decide_transition,
+    delivered_categories,
 )
 from portal.cases.schemas import CaseCommand, NewCase
 from portal.cases.tables import Case, CaseEvent
@@ -296,20 +300,12 @@ async def get_case(actor: Actor, case_id: int, purpose: str | None = None) -> di
     }
 
 
-async def count_open_cases_by_status(actor: Actor) -> list[dict]:
-    """For Mijn werk: the actor's visible cases per status (scoped in SQL, grouped in SQL)."""
-    if actor.role not in policy.CASE_READER_ROLES:
-        return []
-    rows = await Case.select(Case.status, Count(alias="count")).where(
-        policy.case_scope(actor)
-    ).group_by(Case.status)
-    for row in rows:
-        row["status_label"] = _status_label(row["status"])
-    order = {status.value: index for index, status in enumerate(CaseStatus)}
-    return sorted(rows, key=lambda row: order.get(row["status"], 99))
-
-
 # --- changes -----------------------------------------------------------------------------------------
+
+
+def contract_terms(contract: dict) -> ContractTerms:
+    return ContractTerms(contract["name"], contract["covers_wmo"], contract["covers_jeugd"], contract["start_date"],
+                         contract["end_date"])
 
 
 def today_nl() -> date:
@@ -346,24 +342,13 @@ async def register_case(actor: Actor, data: NewCase) -> dict:
     if found is None or not policy.is_coordinator_of(actor, found[0]):
         raise NotFound(policy.NOT_FOUND_CONTRACT)
     facts, contract = found
-    domain = Domain.parse(data.domain, field="domain")
-    if domain is Domain.YOUTH and not contract["covers_jeugd"] or domain is Domain.WMO and not contract["covers_wmo"]:
-        raise InvalidInput(f"Het contract '{contract['name']}' omvat geen {domain.label}.", field="domain")
-    category = ProductCategory.parse(data.product_category, field="product_category")
-    urgency = Urgency.parse(data.urgency, field="urgency")
-    provision = ProvisionType.parse(data.provision_type, field="provision_type")
-    melding = data.melding_date or today_nl()
-    if not contract["start_date"] <= melding <= contract["end_date"]:
-        raise InvalidInput(
-            f"De meldingsdatum valt buiten de looptijd van het contract ({format_date(contract['start_date'])} "
-            f"tot en met {format_date(contract['end_date'])}).", field="melding_date")
-    if melding > today_nl():
-        raise InvalidInput("De meldingsdatum ligt in de toekomst.", field="melding_date")
-    if data.aanvraag_date and data.aanvraag_date < melding:
-        raise InvalidInput("De aanvraag kan niet vóór de melding liggen.", field="aanvraag_date")
-    neighbourhood = (data.neighbourhood or "").strip()
-    if not neighbourhood or len(neighbourhood) > 100:
-        raise InvalidInput("Vul de wijk in (maximaal 100 tekens).", field="neighbourhood")
+    melding, errors = check_melding(
+        contract_terms(contract), domain=data.domain, product_category=data.product_category, urgency=data.urgency,
+        provision_type=data.provision_type, melding_date=data.melding_date, aanvraag_date=data.aanvraag_date,
+        neighbourhood=data.neighbourhood, today=today_nl())
+    if errors:
+        raise errors[0]
+    assert melding is not None
     pseudonym = pseudonymise(validate_bsn(data.bsn), get_settings().pseudonym_key_bytes)
     note = (data.note or "").strip() or None
     refuse_bsn_in_text(note, "note")
@@ -371,20 +356,22 @@ async def register_case(actor: Actor, data: NewCase) -> dict:
 
     async with write_transaction():
         case = Case(contract=facts.contract_id, case_number=f"tmp-{uuid.uuid4().hex[:24]}", pseudonym=pseudonym,
-                    neighbourhood=neighbourhood, domain=domain.value, product_category=category.value,
-                    provision_type=provision.value, urgency=urgency.value, status=CaseStatus.REGISTERED.value,
-                    status_since=now, version=1, melding_date=melding, aanvraag_date=data.aanvraag_date)
+                    neighbourhood=melding.neighbourhood, domain=melding.domain.value,
+                    product_category=melding.product_category.value, provision_type=melding.provision_type.value,
+                    urgency=melding.urgency.value, status=CaseStatus.REGISTERED.value, status_since=now, version=1,
+                    melding_date=melding.melding_date, aanvraag_date=melding.aanvraag_date)
         await case.save()
         # The number follows the row id: unique without a counter that concurrent registrations fight over.
-        case.case_number = f"{contract['case_prefix']}-{melding.year}-{case.id:06d}"
+        case.case_number = f"{contract['case_prefix']}-{melding.melding_date.year}-{case.id:06d}"
         await Case.update({Case.case_number: case.case_number}).where(Case.id == case.id)
         await CaseEvent(case=case.id, contract=facts.contract_id, occurred_at=now, actor_user=actor.user_id,
                         actor_organisation=actor.organisation_id, action="register", from_status=None,
                         to_status=CaseStatus.REGISTERED.value, note=note).save()
         await audit.record(actor, "create", "case", case.id, contract_id=facts.contract_id,
-                           new={"case_number": case.case_number, "domain": domain.value,
-                                "product_category": category.value, "neighbourhood": neighbourhood,
-                                "urgency": urgency.value, "melding_date": melding.isoformat()})
+                           new={"case_number": case.case_number, "domain": melding.domain.value,
+                                "product_category": melding.product_category.value,
+                                "neighbourhood": melding.neighbourhood, "urgency": melding.urgency.value,
+                                "melding_date": melding.melding_date.isoformat()})
         await signals_service.on_case_registered(actor, case.id)
     return {"id": case.id, "case_number": case.case_number, "version": 1, "status": CaseStatus.REGISTERED.value}
 
@@ -432,12 +419,10 @@ async def _check_subcontractor_delivers(case: dict, subcontractor_id: int | None
     subcontract = await Subcontract.select(Subcontract.product_categories).where(
         (Subcontract.contract == case["contract"]) & (Subcontract.subcontractor == subcontractor_id)
     ).first()
-    if subcontract is None:
-        raise InvalidInput("Deze onderaannemer werkt niet binnen dit contract.", field="subcontractor_id")
-    categories = {code.strip() for code in (subcontract["product_categories"] or "").split(",") if code.strip()}
-    if case["product_category"] not in categories:
-        label = ProductCategory(case["product_category"]).label
-        raise InvalidInput(f"Deze onderaannemer levert geen '{label}' binnen dit contract.", field="subcontractor_id")
+    refusal = allocation_refusal(subcontract and delivered_categories(subcontract["product_categories"]),
+                                 case["product_category"])
+    if refusal:
+        raise InvalidInput(refusal, field="subcontractor_id")
 
 
 def _case_changes(case: dict, transition: Transition, command: CaseCommand, moment: datetime) -> dict:

@@ -53,9 +53,5 @@ async def record_job_end(run_id: int, outcome: str, summary: dict) -> None:
     )
 
 
-async def latest_job_runs(limit: int = 10) -> list[dict]:
-    return await JobRun.select().order_by(JobRun.id, ascending=False).limit(limit)
-
-
 def _ms(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 1)
