@@ -1,27 +1,46 @@
-"""Benchmark runner: loads a scale's data once, starts a real portal server and measures it.
+"""Benchmark runner: loads a scale once (benchmarks.data), measures everything side by side, prints one table.
 
-    python -m benchmarks.run --scale S                       # SQLite file in var/bench/
-    python -m benchmarks.run --scale S --postgres            # a PostgreSQL database inzicht_bench_s
+    python -m benchmarks.run --scale S --postgres --compare-sqlite   # the full set at S (also SQLite's S)
+    python -m benchmarks.run --scale M --postgres
+    python -m benchmarks.run --scale L --postgres --seconds 20        # 342 tenants: dashboard p95 per tenant
 
-Prints one table. Figures depend on the machine: the README says which one produced them.
-Scales follow DESIGN: S one municipality (15k cases), M a large city (60k), L national (2M).
+Lines of the table, each with its goal (issue #10) and a verdict:
+- dashboard vs hello: a real portal server (one process), ``--concurrency`` clients request the contract
+  dashboard (contract manager) and the bare liveness route ``/health/live`` for ``--seconds`` each; goal
+  dashboard >= 0.2x hello's req/s at S; at L p95 < 300 ms for every tenant measured (clients spread over
+  ``--tenants`` contract managers of different municipalities at once).
+- scan vs its SQL: ``run_scan()`` (an idle rerun, the hourly steady state) against every statement that rerun
+  sent to PostgreSQL (captured at the engine: SELECTs, upserts, updates), replayed with asyncpg on one
+  connection in a transaction that is rolled back; medians. Goal <= 1.5x; at L the scan under 60 s.
+- Piccolo vs asyncpg: the case list's page query (coordinator, 51 rows with the contract and subcontractor
+  names) built and run through Piccolo, against its compiled SQL run with asyncpg on the same pool. Goal <= 1.3x.
+- keyset: the case list service (``list_cases``) for a deep page (1.000, or the last one the scale has) vs
+  page 1 reached through the same seek path; goal <= 1.5x.
+- SQLite vs PostgreSQL: the dashboard's req/s on SQLite's copy of the scale over PostgreSQL's; goal >= 0.5x.
+
+Figures depend on the machine: the README says which one produced them. Nothing here asserts a time.
 """
 
 import argparse
 import asyncio
 import os
+import re
 import statistics
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 
-SCALES = {"XS": 3_000, "S": 15_000, "M": 60_000, "L": 2_000_000}
+from benchmarks.data import SCALES, SERVER, database_url, loaded_scale
+
 REPO = Path(__file__).resolve().parent.parent
 PASSWORD = "inzicht-demo-2026"  # noqa: S105 - the published demo password
+HELLO = "/health/live"
+DASHBOARD = "/dashboard"
+TIMEOUT_S = 60.0
 
 
 @dataclass
@@ -30,102 +49,193 @@ class Measurement:
     requests: int
     seconds: float
     latencies_ms: list[float]
+    per_user: dict[str, list[float]] = field(default_factory=dict)
+    timeouts: int = 0
 
     @property
     def per_second(self) -> float:
         return self.requests / self.seconds if self.seconds else 0.0
 
     @property
-    def p50(self) -> float:
-        return statistics.median(self.latencies_ms)
-
-    @property
     def p95(self) -> float:
-        return statistics.quantiles(self.latencies_ms, n=20)[18] if len(self.latencies_ms) >= 20 else max(
-            self.latencies_ms)
+        return p95(self.latencies_ms)
 
 
-def database_url(scale: str, postgres: bool) -> str:
+def p95(samples: list[float]) -> float:
+    if not samples:
+        return float("nan")
+    return statistics.quantiles(samples, n=20)[18] if len(samples) >= 20 else max(samples)
+
+
+@dataclass
+class Row:
+    what: str
+    figure: str
+    goal: str
+    met: bool | None  # None: information only
+
+
+# --- data -------------------------------------------------------------------------------------------------
+
+
+def ensure_data(url: str, scale: str, postgres: bool, server: str) -> str:
+    """Load the scale in its own database unless it is there already. Returns a line about the load."""
+    cases, events = SCALES[scale][:2]
+    have = asyncio.run(loaded_scale(url))
+    if have[0] == cases and have[1] >= events * 0.95:
+        # the schema may have moved on since the load: bring it up to date (additive migrations)
+        subprocess.run([sys.executable, "-m", "portal.cli", "migrate"], cwd=REPO, check=True,  # noqa: S603
+                       env={**os.environ, "PORTAL_DATABASE_URL": url}, capture_output=True)
+        return f"data reused: {have[0]:,} cases, {have[1]:,} events"
+    command = [sys.executable, "-m", "benchmarks.data", "--scale", scale, "--server", server]
     if postgres:
-        return f"postgresql://postgres@127.0.0.1:5432/inzicht_bench_{scale.lower()}"
-    return f"sqlite:///{REPO / 'var' / 'bench' / f'bench_{scale.lower()}.sqlite3'}"
+        command.append("--postgres")
+    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, check=True)  # noqa: S603
+    return done.stdout.strip().splitlines()[-1]
 
 
-async def prepare(url: str, cases: int) -> float:
-    """Create, migrate and fill the database when it does not hold this scale yet. Returns load seconds."""
-    if url.startswith("postgresql"):
-        import asyncpg
+# --- in-process measurements (PostgreSQL) ---------------------------------------------------------------
 
-        admin = await asyncpg.connect(url.rsplit("/", 1)[0] + "/postgres")
-        name = url.rsplit("/", 1)[1]
-        if not await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
-            await admin.execute(f'CREATE DATABASE "{name}"')
-        await admin.close()
-    from portal.cases.tables import Case
-    from portal.db import close_pool, start_pool
-    from portal.demo.generator import load_demo
-    from portal.migrate import migrate
-    from portal.settings import get_settings
 
-    await start_pool(get_settings())
+def _capture():
+    """Record every statement Piccolo sends to PostgreSQL while the returned list is active."""
+    from piccolo.engine.postgres import PostgresEngine
+
+    original = PostgresEngine.run_querystring
+    captured: list[tuple[str, tuple]] = []
+    state = {"on": False}
+
+    async def recording(self, querystring, in_pool: bool = True):
+        if state["on"]:
+            sql, args = querystring.compile_string(engine_type=self.engine_type)
+            captured.append((sql, tuple(args)))
+        return await original(self, querystring, in_pool)
+
+    PostgresEngine.run_querystring = recording
+    return captured, state, lambda: setattr(PostgresEngine, "run_querystring", original)
+
+
+async def _replay(url: str, statements: list[tuple[str, tuple]], repeats: int) -> float:
+    """Median seconds to run the statements one after another on one asyncpg connection (rolled back)."""
+    import asyncpg
+
+    connection = await asyncpg.connect(url)
     try:
-        await migrate()
-        if await Case.count() == cases:
-            return 0.0
-        started = time.perf_counter()
-        await load_demo("haarlem", cases=cases, seed=2026, reset=True)
-        return time.perf_counter() - started
+        times = []
+        for _ in range(repeats + 1):  # the first round prepares the statements and warms the cache
+            transaction = connection.transaction()
+            await transaction.start()
+            started = time.perf_counter()
+            for sql, args in statements:
+                await connection.fetch(sql, *args)
+            times.append(time.perf_counter() - started)
+            await transaction.rollback()
+        return statistics.median(times[1:])
     finally:
-        await close_pool()
+        await connection.close()
 
 
-async def keyset_and_scan(deep_page: int, repeats: int = 15) -> dict:
-    """In-process: the case list's page 2 vs a deep page (same query shape, only the cursor differs),
-    for a coordinator who sees every case; and the signal scan, first run and an idle rerun."""
+async def _coordinator():
     from portal.accounts.rules import Actor, Role
     from portal.accounts.tables import Organisation, User
+
+    person = await User.select().where(User.email == "coordinator@haarlem.demo").first()
+    org = await Organisation.select().where(Organisation.id == person["organisation"]).first()
+    return Actor(user_id=person["id"], organisation_id=org["id"], organisation_kind=org["kind"],
+                 role=Role.COORDINATOR, display_name=person["display_name"], email=person["email"])
+
+
+async def in_process(url: str, repeats: int) -> dict:
+    from portal.accounts import policy
     from portal.cases import service
     from portal.cases.tables import Case
-    from portal.db import close_pool, start_pool
+    from portal.db import close_pool, engine, start_pool
     from portal.lib.keyset import encode_cursor
     from portal.settings import get_settings
     from portal.signals import service as signals
 
+    result: dict = {}
     await start_pool(get_settings())
     try:
-        person = await User.select().where(User.email == "coordinator@haarlem.demo").first()
-        org = await Organisation.select().where(Organisation.id == person["organisation"]).first()
-        actor = Actor(user_id=person["id"], organisation_id=org["id"], organisation_kind=org["kind"],
-                      role=Role.COORDINATOR, display_name=person["display_name"], email=person["email"])
-        total = await Case.count()
-        deep_page = min(deep_page, total // service.PAGE_SIZE - 1)
+        # the scan: a first run from nothing (writes every signal), then idle reruns and the SQL one sent
+        from portal.signals.tables import Signal, SignalComment
+
+        await SignalComment.delete(force=True)  # the benchmark's own database: start without signals
+        await Signal.delete(force=True)
+        started = time.perf_counter()
+        first = await signals.run_scan()
+        result["scan_first_s"] = time.perf_counter() - started
+        result["signals"] = sum(rule.signals for rule in first.rules.values())
+        captured, state, undo = _capture()
+        try:
+            state["on"] = True
+            await signals.run_scan()
+            state["on"] = False
+        finally:
+            undo()
+        statements = list(captured)
+        reruns, per_rule = [], {}
+        for _ in range(repeats):
+            started = time.perf_counter()
+            summary = await signals.run_scan()
+            reruns.append(time.perf_counter() - started)
+            for name, rule in summary.rules.items():
+                per_rule.setdefault(name, []).append(rule.millis)
+        result["scan_s"] = statistics.median(reruns)
+        result["scan_rules"] = {name: statistics.median(values) for name, values in per_rule.items()}
+        result["scan_statements"] = len(statements)
+
+        # Piccolo vs asyncpg: the case list's page query
+        actor = await _coordinator()
+
+        def page_query():
+            return Case.select(*service.LIST_COLUMNS, Case.urgency).where(policy.case_scope(actor)).order_by(
+                Case.status_since, Case.id, ascending=False).limit(service.PAGE_SIZE + 1)
+
+        sql, args = page_query().querystrings[0].compile_string(engine_type="postgres")
+        pool = engine().pool
+        piccolo_ms, raw_ms = [], []
+        for _ in range(repeats * 20):
+            started = time.perf_counter()
+            rows = await page_query()
+            piccolo_ms.append((time.perf_counter() - started) * 1000)
+            started = time.perf_counter()
+            async with pool.acquire() as connection:
+                raw = await connection.fetch(sql, *args)
+            raw_ms.append((time.perf_counter() - started) * 1000)
+        assert len(rows) == len(raw)
+        result["piccolo_ms"], result["asyncpg_ms"] = statistics.median(piccolo_ms), statistics.median(raw_ms)
+
+        # keyset: a deep page vs page 1, both through list_cases with a cursor (the seek path, no count)
+        visible = await Case.count().where(policy.case_scope(actor))
+        deep = max(1, min(1000, visible // service.PAGE_SIZE - 1))
 
         async def cursor_at(position: int) -> str:
-            row = await Case.select(Case.id, Case.status_since).order_by(Case.status_since, Case.id,
-                                                                         ascending=False).offset(position).first()
+            if position < 0:
+                return encode_cursor("9999-12-31T00:00:00+00:00", 2**31 - 1)  # before the first row
+            row = await Case.select(Case.id, Case.status_since).where(policy.case_scope(actor)).order_by(
+                Case.status_since, Case.id, ascending=False).offset(position).first()
             return encode_cursor(row["status_since"], row["id"])
 
         async def timed(cursor: str) -> float:
             samples = []
-            for _ in range(repeats):
+            for _ in range(repeats * 5):
                 started = time.perf_counter()
                 await service.list_cases(actor, service.CaseFilter(cursor=cursor))
                 samples.append((time.perf_counter() - started) * 1000)
             return statistics.median(samples)
 
-        page_2 = await timed(await cursor_at(service.PAGE_SIZE - 1))
-        deep = await timed(await cursor_at(deep_page * service.PAGE_SIZE - 1))
-        started = time.perf_counter()
-        first = await signals.run_scan()
-        first_scan = time.perf_counter() - started
-        started = time.perf_counter()
-        await signals.run_scan()
-        rerun = time.perf_counter() - started
-        created = sum(rule.created for rule in first.rules.values())
-        return {"page_2_ms": page_2, "deep_page": deep_page + 1, "deep_ms": deep, "scan_s": first_scan,
-                "rescan_s": rerun, "signals": created}
+        first_cursor, deep_cursor = await cursor_at(-1), await cursor_at(deep * service.PAGE_SIZE - 1)
+        await timed(first_cursor)  # warm
+        result["page_1_ms"], result["deep_ms"], result["deep_page"] = (
+            await timed(first_cursor), await timed(deep_cursor), deep + 1)
     finally:
         await close_pool()
+    result["sql_s"] = await _replay(url, statements, repeats)
+    return result
+
+
+# --- HTTP ----------------------------------------------------------------------------------------------
 
 
 async def login(http: httpx.AsyncClient, email: str) -> None:
@@ -136,29 +246,39 @@ async def login(http: httpx.AsyncClient, email: str) -> None:
         raise SystemExit(f"login as {email} failed: {response.status_code}")
 
 
-async def hammer(base: str, path: str, email: str | None, concurrency: int, seconds: float) -> Measurement:
-    """``concurrency`` clients request ``path`` in a loop for ``seconds``; every answer must be a 200."""
+async def hammer(base: str, path: str, emails: list[str | None], concurrency: int, seconds: float) -> Measurement:
+    """``concurrency`` clients (spread over ``emails``) request ``path`` in a loop; every answer must be 200."""
     latencies: list[float] = []
+    timeouts: list[str] = []
+    per_user: dict[str, list[float]] = {}
+    jars: dict[str | None, httpx.Cookies] = {}
+    for email in emails:  # one login per person: the login rate limit would refuse one per connection
+        jars[email] = httpx.Cookies()
+        if email:
+            async with httpx.AsyncClient(base_url=base, timeout=60) as http:
+                await login(http, email)
+                jars[email] = http.cookies
     deadline = time.perf_counter() + seconds
 
-    cookies = httpx.Cookies()
-    if email:  # one login per person: the login rate limit would refuse one per connection
-        async with httpx.AsyncClient(base_url=base, timeout=30) as http:
-            await login(http, email)
-            cookies = http.cookies
-
-    async def client_loop() -> None:
-        async with httpx.AsyncClient(base_url=base, timeout=30, cookies=cookies) as http:
+    async def client_loop(email: str | None) -> None:
+        async with httpx.AsyncClient(base_url=base, timeout=TIMEOUT_S, cookies=jars[email]) as http:
             while time.perf_counter() < deadline:
                 started = time.perf_counter()
-                response = await http.get(path, headers={"accept": "text/html"})
-                if response.status_code != 200:
-                    raise SystemExit(f"{path}: HTTP {response.status_code}")
-                latencies.append((time.perf_counter() - started) * 1000)
+                try:
+                    response = await http.get(path, headers={"accept": "text/html"})
+                except httpx.TimeoutException:
+                    timeouts.append(email or "-")  # counted at the timeout: the p95 shows it
+                else:
+                    if response.status_code != 200:
+                        raise SystemExit(f"{path} as {email}: HTTP {response.status_code}")
+                elapsed = (time.perf_counter() - started) * 1000
+                latencies.append(elapsed)
+                per_user.setdefault(email or "-", []).append(elapsed)
 
     started = time.perf_counter()
-    await asyncio.gather(*(client_loop() for _ in range(concurrency)))
-    return Measurement(path, len(latencies), time.perf_counter() - started, latencies)
+    await asyncio.gather(*(client_loop(emails[n % len(emails)]) for n in range(concurrency)))
+    return Measurement(path, len(latencies) - len(timeouts), time.perf_counter() - started, latencies, per_user,
+                       len(timeouts))
 
 
 def start_server(url: str, port: int) -> subprocess.Popen:
@@ -168,9 +288,9 @@ def start_server(url: str, port: int) -> subprocess.Popen:
         [sys.executable, "-m", "portal.cli", "serve", "--port", str(port)], env=env, cwd=REPO,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
-    for _ in range(100):
+    for _ in range(300):
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/health/live", timeout=1).status_code == 200:
+            if httpx.get(f"http://127.0.0.1:{port}{HELLO}", timeout=1).status_code == 200:
                 return process
         except httpx.HTTPError:
             time.sleep(0.2)
@@ -178,54 +298,123 @@ def start_server(url: str, port: int) -> subprocess.Popen:
     raise SystemExit("the portal did not start")
 
 
-async def measure(base: str, concurrency: int, seconds: float) -> list[Measurement]:
-    results = [await hammer(base, "/health/live", None, concurrency, seconds)]
-    for path, email in PAGES:
-        results.append(await hammer(base, path, email, concurrency, seconds))
-    return results
+def serve_and_measure(url: str, port: int, plan: list[tuple[str, list[str | None]]], concurrency: int,
+                      seconds: float) -> list[Measurement]:
+    server = start_server(url, port)
+    try:
+        async def run() -> list[Measurement]:
+            results = []
+            for path, emails in plan:
+                await hammer(f"http://127.0.0.1:{port}", path, emails, concurrency, 1.0)  # warm up
+                results.append(await hammer(f"http://127.0.0.1:{port}", path, emails, concurrency, seconds))
+            return results
+        return asyncio.run(run())
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
 
 
-PAGES = [
-    ("/", "coordinator@haarlem.demo"),
-    ("/casussen", "coordinator@haarlem.demo"),
-    ("/casussen", "onderaannemer1@haarlem.demo"),
-    ("/dashboard", "contractmanager@haarlem.demo"),
-]
+# --- the table -----------------------------------------------------------------------------------------
+
+
+def tenant_emails(count: int) -> list[str]:
+    return ["contractmanager@haarlem.demo"] + [f"contractmanager@gemeente-{n:03d}.demo" for n in range(2, count + 1)]
+
+
+def inner_rows(inner: dict, large: bool) -> list[Row]:
+    scan_ratio = inner["scan_s"] / inner["sql_s"]
+    return [
+        Row(f"scan rerun vs its SQL ({inner['scan_statements']} statements)",
+            f"{inner['scan_s'] * 1000:,.0f} ms vs {inner['sql_s'] * 1000:,.0f} ms = {scan_ratio:.2f}x", "<= 1.5x",
+            scan_ratio <= 1.5),
+        Row("scan, first run (writes the signals)", f"{inner['scan_first_s']:.1f} s, {inner['signals']:,} signals",
+            "< 60 s at L", inner["scan_first_s"] < 60 if large else None),
+        Row("Piccolo vs asyncpg, case list page query",
+            f"{inner['piccolo_ms']:.2f} ms vs {inner['asyncpg_ms']:.2f} ms = "
+            f"{inner['piccolo_ms'] / inner['asyncpg_ms']:.2f}x", "<= 1.3x",
+            inner["piccolo_ms"] / inner["asyncpg_ms"] <= 1.3),
+        Row(f"keyset page {inner['deep_page']:,} vs page 1", f"{inner['deep_ms']:.1f} ms vs "
+            f"{inner['page_1_ms']:.1f} ms = {inner['deep_ms'] / inner['page_1_ms']:.2f}x", "<= 1.5x",
+            inner["deep_ms"] / inner["page_1_ms"] <= 1.5),
+    ]
+
+
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scale", choices=SCALES, default="S")
-    parser.add_argument("--postgres", action="store_true")
+    parser.add_argument("--postgres", action="store_true", help="required for the SQL, Piccolo and scan lines")
+    parser.add_argument("--compare-sqlite", action="store_true", help="also SQLite's copy: dashboard req/s")
+    parser.add_argument("--server", default=SERVER)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--tenants", type=int, default=8, help="at L: contract managers measured at once")
     parser.add_argument("--port", type=int, default=8077)
+    parser.add_argument("--http-only", action="store_true", help="skip the in-process lines (see benchmarks.scan)")
     args = parser.parse_args()
+    if not args.postgres:
+        raise SystemExit("run with --postgres (the SQLite copy is measured next to it with --compare-sqlite)")
 
-    url = database_url(args.scale, args.postgres)
-    os.environ["PORTAL_DATABASE_URL"] = url
-    load_seconds = asyncio.run(prepare(url, SCALES[args.scale]))
-    inner = asyncio.run(keyset_and_scan(1000))
-    server = start_server(url, args.port)
-    try:
-        results = asyncio.run(measure(f"http://127.0.0.1:{args.port}", args.concurrency, args.seconds))
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+    url = database_url(args.scale, True, args.server)
+    os.environ["PORTAL_DATABASE_URL"] = url  # before portal is imported: settings and engine read it once
+    os.environ.setdefault("PICCOLO_CONF", "portal.piccolo_conf")
+    loads = [ensure_data(url, args.scale, True, args.server)]
+    sqlite_url = database_url(args.scale, False)
+    if args.compare_sqlite:
+        loads.append(ensure_data(sqlite_url, args.scale, False, args.server))
 
-    hello = results[0].per_second
-    database = "PostgreSQL" if args.postgres else "SQLite"
-    print(f"\nscale {args.scale} ({SCALES[args.scale]:,} cases) on {database}, {args.concurrency} connections, "
-          f"{args.seconds:.0f} s per route" + (f"; data loaded in {load_seconds:.1f} s" if load_seconds else ""))
-    print(f"{'route':<28} {'user':<28} {'req/s':>8} {'vs hello':>9} {'p50 ms':>8} {'p95 ms':>8}")
-    users = [None, *[email for _, email in PAGES]]
-    for result, user in zip(results, users, strict=True):
-        print(f"{result.name:<28} {user or '-':<28} {result.per_second:>8.1f} {result.per_second / hello:>8.2f}x "
-              f"{result.p50:>8.1f} {result.p95:>8.1f}")
-    print(f"\ncase list, keyset: page 2 {inner['page_2_ms']:.1f} ms, page {inner['deep_page']:,} "
-          f"{inner['deep_ms']:.1f} ms ({inner['deep_ms'] / inner['page_2_ms']:.2f}x; goal <= 1.5x)")
-    print(f"signal scan: first run {inner['scan_s']:.2f} s ({inner['signals']:,} signals), "
-          f"rerun {inner['rescan_s']:.2f} s (idempotent: nothing new)")
+    inner = None if args.http_only else asyncio.run(in_process(url, args.repeats))
+    print(f"in-process figures: {inner}", flush=True)  # kept even if the HTTP part fails
+    large = args.scale == "L"
+    emails = tenant_emails(args.tenants) if large else ["contractmanager@haarlem.demo"]
+    plan = [(HELLO, [None]), (DASHBOARD, emails), ("/", ["coordinator@haarlem.demo"]),
+            ("/casussen", ["coordinator@haarlem.demo"])]
+    hello, dashboard, home, cases = serve_and_measure(url, args.port, plan, args.concurrency, args.seconds)
+    sqlite_dashboard = None
+    if args.compare_sqlite:
+        [sqlite_dashboard] = serve_and_measure(sqlite_url, args.port + 1, [(DASHBOARD, emails)], args.concurrency,
+                                               args.seconds)
+
+    ratio = dashboard.per_second / hello.per_second
+    rows = [
+        Row(f"{HELLO} (no database)", f"{hello.per_second:,.0f} req/s, p95 {hello.p95:.0f} ms", "", None),
+        Row("dashboard vs hello, req/s", f"{dashboard.per_second:,.1f} req/s = {ratio:.2f}x, p95 "
+            f"{dashboard.p95:.0f} ms" + (f", {dashboard.timeouts} timed out (> {TIMEOUT_S:.0f} s)"
+                                         if dashboard.timeouts else ""),
+            ">= 0.2x at S", ratio >= 0.2 if args.scale == "S" else None),
+    ]
+    if large:
+        worst = max((p95(samples), user) for user, samples in dashboard.per_user.items())
+        rows.append(Row(f"dashboard p95 per tenant ({len(dashboard.per_user)} at once)",
+                        f"worst {worst[0]:.0f} ms ({worst[1].split('@')[1]})", "< 300 ms", worst[0] < 300))
+    rows += [
+        Row("Mijn werk /, coordinator", f"{home.per_second:,.1f} req/s, p95 {home.p95:.0f} ms", "", None),
+        Row("case list /casussen, coordinator", f"{cases.per_second:,.1f} req/s, p95 {cases.p95:.0f} ms", "", None),
+    ]
+    if inner is not None:
+        rows += inner_rows(inner, large)
+    if sqlite_dashboard is not None:
+        versus = sqlite_dashboard.per_second / dashboard.per_second
+        rows.append(Row("dashboard SQLite vs PostgreSQL, req/s", f"{sqlite_dashboard.per_second:,.1f} vs "
+                        f"{dashboard.per_second:,.1f} = {versus:.2f}x, SQLite p95 {sqlite_dashboard.p95:.0f} ms",
+                        ">= 0.5x at S", versus >= 0.5))
+
+    cases_count, events_count, tenants = SCALES[args.scale][:3]
+    print(f"\nscale {args.scale}: {cases_count:,} cases, {events_count:,} events, {tenants} tenant(s); "
+          f"{args.concurrency} connections, {args.seconds:.0f} s per route, one portal process")
+    for line in loads:
+        print(re.sub(r"\s+", " ", line))
+    width = max(len(row.what) for row in rows)
+    figure = max(len(row.figure) for row in rows)
+    print(f"\n{'measurement':<{width}}  {'figure':<{figure}}  {'goal':<13} verdict")
+    for row in rows:
+        verdict = "" if row.met is None else ("met" if row.met else "NOT MET")
+        print(f"{row.what:<{width}}  {row.figure:<{figure}}  {row.goal:<13} {verdict}")
+    if inner is not None:
+        rules = ", ".join(f"{name} {millis:.0f} ms" for name, millis in inner["scan_rules"].items())
+        print(f"\nscan rerun per rule (medians): {rules}")
 
 
 if __name__ == "__main__":
