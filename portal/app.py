@@ -1,9 +1,11 @@
 """create_app(settings) -> Litestar: plugins, middleware, and the routers of every area."""
 
+import logging
 from contextlib import asynccontextmanager
 from pathlib import Path
 from urllib.parse import urlencode
 
+import asyncpg
 from litestar import Litestar, Request, Response
 from litestar.datastructures import State
 from litestar.exceptions import (
@@ -30,21 +32,31 @@ from portal.dashboard import controllers as dashboard_controllers
 from portal.dashboard.controllers import home
 from portal.db import close_pool, start_pool
 from portal.exports import controllers as exports_controllers
-from portal.lib import formatting
+from portal.lib import formatting, openapi, request_guards
 from portal.lib.errors import DomainError
+from portal.lib.fragment_cache import FragmentCacheExtension
 from portal.lib.queue import InProcessRunner, ScheduledJob
 from portal.ops import controllers as ops_controllers
+from portal.ops import outage
+from portal.privacy import controllers as privacy_controllers
+from portal.privacy.service import check_keys_at_start
 from portal.reports import controllers as reports_controllers
+from portal.rights import controllers as rights_controllers
 from portal.savings import controllers as savings_controllers
 from portal.settings import REPO_ROOT, Settings, get_settings
 from portal.signals import controllers as signals_controllers
 
+log = logging.getLogger("portal.app")
 TEMPLATES_DIR = REPO_ROOT / "templates"
 STATIC_DIR = Path(__file__).resolve().parent / "static"
+# Largest request body: a CSV import of 5 MB (portal.lib.csv_import) in a multipart form, with room to spare.
+# Larger is refused with 413 before it is read.
+REQUEST_MAX_BODY_SIZE = 8 * 1024 * 1024
 
 
 def _register_template_globals(engine: JinjaTemplateEngine) -> None:
     env = engine.engine
+    env.add_extension(FragmentCacheExtension)
     env.filters["datum"] = formatting.format_date
     env.filters["datumtijd"] = formatting.format_datetime
     env.filters["euro"] = formatting.format_money
@@ -63,18 +75,21 @@ def _wants_html(request: Request) -> bool:
     return not request.url.path.startswith("/api/") and "text/html" in request.headers.get("accept", "")
 
 
-def _error_response(request: Request, status_code: int, message: str, field: str | None = None) -> Response:
+def _error_response(request: Request, status_code: int, message: str, field: str | None = None,
+                    code: str | None = None) -> Response:
     if _wants_html(request):
         return Template("error.html", context={"status_code": status_code, "message": message},
                         status_code=status_code)
     body = {"status_code": status_code, "detail": message}
     if field:
         body["field"] = field
+    if request.url.path.startswith("/api/"):  # the API's documented error shape (portal.lib.openapi)
+        body["code"] = code or openapi.code_for_status(status_code)
     return Response(body, status_code=status_code)
 
 
 def domain_error_handler(request: Request, exc: DomainError) -> Response:
-    return _error_response(request, exc.status_code, exc.message, exc.field)
+    return _error_response(request, exc.status_code, exc.message, exc.field, openapi.code_for(exc, exc.status_code))
 
 
 def validation_error_handler(request: Request, exc: ValidationException) -> Response:
@@ -105,14 +120,46 @@ def permission_denied_handler(request: Request, exc: PermissionDeniedException) 
 
 
 def too_many_requests_handler(request: Request, exc: TooManyRequestsException) -> Response:
-    response = _error_response(request, 429, "Te veel pogingen vanaf dit adres. Wacht een minuut en probeer het "
-                                             "dan opnieuw.")
+    message = ("Te veel verzoeken in korte tijd. Wacht een minuut en probeer het dan opnieuw."
+               if request.url.path.startswith("/api/") else
+               "Te veel pogingen vanaf dit adres. Wacht een minuut en probeer het dan opnieuw.")
+    response = _error_response(request, 429, message)
     response.headers.update(exc.headers or {})
     return response
 
 
 def http_error_handler(request: Request, exc: HTTPException) -> Response:
-    return _error_response(request, exc.status_code, exc.detail)
+    """Framework errors (413, 405, 415, a malformed form...): their English detail becomes a Dutch message."""
+    message = openapi.FRAMEWORK_MESSAGES.get(exc.status_code)
+    if message is None:
+        return _error_response(request, exc.status_code, exc.detail)
+    max_mb = REQUEST_MAX_BODY_SIZE // (1024 * 1024)
+    return _error_response(request, exc.status_code, message.format(max_mb=max_mb))
+
+
+# Input that the database refuses and no check caught (a number beyond its column, a NUL byte in text): the
+# person gets a 422 with a Dutch message, never a 500. (asyncpg's client-side DataError is an InterfaceError,
+# which would otherwise count as "database unavailable".)
+INVALID_DATA: tuple[type[Exception], ...] = (OverflowError, asyncpg.exceptions.DataError,
+                                            asyncpg.exceptions._base.DataError)
+
+
+def invalid_data_handler(request: Request, exc: Exception) -> Response:
+    log.warning("input refused by the database on %s: %s", request.url.path, type(exc).__name__)
+    return _error_response(request, 422, "Een getal of tekst in uw invoer past niet in Inzicht (te groot, te lang "
+                                         "of met een ongeldig teken). Controleer de invoer en probeer het opnieuw.")
+
+
+def database_unavailable_handler(request: Request, exc: Exception) -> Response:
+    """The database went away under the request: 503 with a Dutch message, never a 500 (see portal.ops.outage)."""
+    if not outage.is_unavailable(exc):  # a client-side driver error is a bug: a 500, logged with its trace
+        log.error("database client error on %s", request.url.path, exc_info=exc)
+        return _error_response(request, 500, "Er ging iets mis in Inzicht. Probeer het opnieuw; blijft het "
+                                             "misgaan, meld het dan bij de beheerder.")
+    outage.note(exc, request.url.path)
+    response = _error_response(request, 503, outage.MESSAGE)
+    response.headers["retry-after"] = str(outage.RETRY_AFTER_SECONDS)
+    return response
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
@@ -121,6 +168,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     @asynccontextmanager
     async def lifespan(app: Litestar):
         await start_pool(settings)
+        await check_keys_at_start(settings)  # the pseudonym keys must be the ones the database was made with
         runner = None
         if not settings.redis_url and settings.environment != "test":
             from workers.settings import SCHEDULE
@@ -148,6 +196,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *signals_controllers.ROUTES,
             *exports_controllers.ROUTES,
             *dashboard_controllers.ROUTES,
+            *rights_controllers.ROUTES,
+            *privacy_controllers.ROUTES,
             create_static_files_router(path="/static", directories=[STATIC_DIR]),
         ],
         template_config=TemplateConfig(directory=TEMPLATES_DIR, engine=JinjaTemplateEngine,
@@ -157,7 +207,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         stores=auth.stores(),
         on_app_init=[auth.session_auth(settings).on_app_init],
         # CSRF as middleware (not csrf_config=): requests authenticated by an API key are exempt, see auth.py
-        middleware=[auth.login_rate_limit(settings).middleware, auth.csrf_middleware(settings)],
+        middleware=[auth.login_rate_limit(settings).middleware, auth.api_rate_limit(settings).middleware,
+                    auth.csrf_middleware(settings)],
         exception_handlers={
             DomainError: domain_error_handler,
             NotAuthorizedException: not_authorized_handler,
@@ -166,7 +217,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ValidationException: validation_error_handler,
             NotFoundException: not_found_handler,
             HTTPException: http_error_handler,
+            **{error: database_unavailable_handler for error in outage.DATABASE_UNAVAILABLE},
+            **{error: invalid_data_handler for error in INVALID_DATA},
         },
         openapi_config=OpenAPIConfig(title="Inzicht API", version=__version__, path="/api/schema"),
+        plugins=[openapi.StrictStructSchemaPlugin()],
+        request_max_body_size=REQUEST_MAX_BODY_SIZE,
+        before_request=request_guards.refuse_nul_characters,
         debug=False,
     )

@@ -87,10 +87,15 @@ def worker() -> None:
     settings = get_settings()
     if not settings.redis_url:
         raise click.ClickException("PORTAL_REDIS_URL is niet gezet: zonder Redis draaien taken in het portaalproces.")
+    import logging.config
+
     from arq import run_worker
+    from arq.logs import default_log_config
 
     from workers.settings import WorkerSettings
 
+    # arq's own log lines (job started, finished, retried) on standard error, as `arq` itself would
+    logging.config.dictConfig(default_log_config(verbose=False))
     run_worker(WorkerSettings)
 
 
@@ -131,7 +136,9 @@ def create_organisation(name: str, kind: str, kvk_number: str | None) -> None:
 @click.option("--organisation-id", required=True, type=int, help="Id of the person's organisation.")
 @click.option("--role", required=True, type=click.Choice(["contract_manager", "coordinator", "subcontractor", "admin"]))
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input instead of a prompt.")
-def create_user(email: str, display_name: str, organisation_id: int, role: str, password_stdin: bool) -> None:
+@click.option("--privacy", is_flag=True, help="Give a contract manager the privacy role (AVG access requests).")
+def create_user(email: str, display_name: str, organisation_id: int, role: str, password_stdin: bool,
+                privacy: bool) -> None:
     """Create an account (recorded in the audit trail with origin 'cli')."""
     from portal.accounts import service
     from portal.accounts.schemas import UserInput, parse
@@ -143,7 +150,7 @@ def create_user(email: str, display_name: str, organisation_id: int, role: str, 
         password = click.prompt("Wachtwoord", hide_input=True, confirmation_prompt="Herhaal het wachtwoord")
     try:
         data = parse(UserInput, {"email": email, "display_name": display_name,
-                                 "organisation_id": organisation_id, "role": role})
+                                 "organisation_id": organisation_id, "role": role, "privacy_officer": privacy})
         user_id = _run(_with_pool(service.create_user, None, data, password))
     except DomainError as exc:
         raise click.ClickException(exc.message) from None
@@ -181,6 +188,69 @@ def audit_verify() -> None:
     click.echo(report.describe())
     if not report.ok:
         sys.exit(1)
+
+
+@main.command("rotate-pseudonym-key")
+@click.option("--new-key-env", default="PORTAL_NEW_PSEUDONYM_KEY", show_default=True,
+              help="Name of the environment variable that holds the new key (the key itself is never an option).")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def rotate_pseudonym_key(new_key_env: str, yes: bool) -> None:
+    """Re-key every pseudonym in one transaction: p -> HMAC(new key, p). The old chain comes from the settings
+    (PORTAL_PSEUDONYM_PREVIOUS_KEYS + PORTAL_PSEUDONYM_KEY, or var/dev-keys.json); no key is ever printed."""
+    import os
+
+    from portal.lib.errors import DomainError
+    from portal.privacy import keys as key_files
+    from portal.privacy import service
+
+    settings = get_settings()
+    old_chain = settings.pseudonym_keys
+    new_key = os.environ.get(new_key_env, "").encode()
+    dev_file = None
+    if not new_key:
+        if settings.environment == "production" or os.environ.get("PORTAL_PSEUDONYM_KEY"):
+            raise click.ClickException(f"Zet de nieuwe sleutel in de omgevingsvariabele {new_key_env} "
+                                       "(minstens 32 tekens); hij wordt niet getoond of opgeslagen in de database.")
+        dev_file = key_files.prepare_dev_rotation(settings.var_dir)  # development: var/dev-keys.json
+        new_key = dev_file.new_key
+    if len(new_key) < 32:
+        raise click.ClickException(f"De nieuwe sleutel in {new_key_env} is te kort: gebruik minstens 32 tekens.")
+    if not yes:
+        click.confirm(f"Alle pseudoniemen opnieuw versleutelen ({len(old_chain)} -> {len(old_chain) + 1} "
+                      "sleutels)? Zonder de nieuwe sleutel in de instellingen zijn inwoners daarna niet meer terug "
+                      "te vinden", abort=True)
+    try:
+        result = _run(_with_pool(service.rotate_pseudonym_key, old_chain, new_key))
+    except (DomainError, service.KeyMismatch) as exc:
+        if dev_file:
+            dev_file.discard()
+        raise click.ClickException(getattr(exc, "message", None) or str(exc)) from None
+    if dev_file:
+        dev_file.commit()
+    click.echo(f"Sleutel geroteerd: {result.pseudonyms} pseudoniemen in {result.cases} casussen opnieuw "
+               f"versleuteld; de reeks heeft nu {result.layers} sleutels.")
+    if dev_file:
+        click.echo(f"De sleutels staan in {dev_file.path} (ontwikkelomgeving).")
+    else:
+        click.echo("Zet nu in de instellingen van elk portaal- en workerproces: PORTAL_PSEUDONYM_PREVIOUS_KEYS = de "
+                   "vorige reeks met de oude PORTAL_PSEUDONYM_KEY achteraan (kommagescheiden), en "
+                   f"PORTAL_PSEUDONYM_KEY = de waarde van {new_key_env}. Herstart daarna de processen.")
+
+
+@main.group()
+def privacy() -> None:
+    """Privacy: retention after closing."""
+
+
+@privacy.command("retention")
+def privacy_retention() -> None:
+    """Run the retention job now (idempotent; the daily job does the same)."""
+    from portal.privacy import service
+
+    summary = _run(_with_pool(service.run_retention, None, "cli"))
+    click.echo(f"Bewaartermijnen toegepast ({summary.contracts} contracten): {summary.cases} casussen "
+               f"geanonimiseerd, tekst verwijderd uit {summary.event_texts} stappen, {summary.signal_texts} "
+               f"signalen en {summary.comment_texts} reacties.")
 
 
 def _serve(host: str, port: int, workers: int = 1) -> None:

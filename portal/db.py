@@ -2,6 +2,8 @@
 
 import sqlite3
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from functools import lru_cache
 from urllib.parse import unquote, urlparse
 
 from piccolo.engine.base import Engine
@@ -9,6 +11,7 @@ from piccolo.engine.finder import engine_finder
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine, TransactionType
 
+from portal.lib.formatting import AMSTERDAM
 from portal.settings import Settings
 
 SQLITE_BUSY_TIMEOUT_S = 10
@@ -39,6 +42,27 @@ def postgres_config(url: str) -> dict:
     return config
 
 
+def amsterdam_local(value: str | None) -> str | None:
+    """SQL function ``amsterdam_local(ts)`` on SQLite, which knows no time zones: a stored (UTC) timestamp as
+    Amsterdam wall-clock time 'YYYY-MM-DD HH:MM:SS', for date() and strftime() on business days and quarters.
+    PostgreSQL's counterpart is ``ts AT TIME ZONE 'Europe/Amsterdam'``."""
+    if value is None:
+        return None
+    text = str(value)
+    if len(text) >= 19 and text.endswith("+00:00"):  # as Piccolo stores them: whole-hour offsets, so per hour
+        return _amsterdam_hour(text[:13]) + text[13:19]
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(AMSTERDAM).isoformat(sep=" ", timespec="seconds")[:19]
+
+
+@lru_cache(maxsize=65536)
+def _amsterdam_hour(utc_hour: str) -> str:
+    """'2026-11-25 23' (UTC) -> '2026-11-26 00' (Amsterdam)."""
+    return datetime.fromisoformat(f"{utc_hour}:00+00:00").astimezone(AMSTERDAM).isoformat(sep=" ")[:13]
+
+
 class TunedSQLiteConnection(sqlite3.Connection):
     """Piccolo opens a connection per query outside a transaction; this sets each one up for a web app."""
 
@@ -46,6 +70,7 @@ class TunedSQLiteConnection(sqlite3.Connection):
         super().__init__(*args, **kwargs)
         # Safe with WAL (a power cut may lose the last commit, never corrupt) and much faster than FULL.
         self.execute("PRAGMA synchronous=NORMAL")
+        self.create_function("amsterdam_local", 1, amsterdam_local, deterministic=True)
 
 
 def _prepare_sqlite_file(path: str) -> None:
@@ -63,7 +88,15 @@ def engine() -> Engine:
 async def start_pool(settings: Settings) -> None:
     db = engine()
     if isinstance(db, PostgresEngine):
-        await db.start_connection_pool(max_size=settings.database_pool_size)
+        # asyncpg opens min_size connections at once (default 10, more than a small worker pool allows)
+        size = settings.database_pool_size
+        await db.start_connection_pool(min_size=min(size, 10), max_size=size, reset=_keep_session_state)
+
+
+async def _keep_session_state(connection) -> None:
+    """Released connections go back to the pool as they are. asyncpg's default reset sends one more statement
+    per query (unlock session advisory locks, close cursors, unlisten, reset settings); the portal uses none of
+    those (only transaction-scoped advisory locks). asyncpg still rolls back an unfinished transaction itself."""
 
 
 async def close_pool() -> None:
@@ -83,8 +116,14 @@ def write_transaction():
 
 @asynccontextmanager
 async def read_transaction():
-    """Group reads in one connection (SQLite otherwise opens a connection per query)."""
-    async with engine().transaction():
+    """Group reads in one connection: SQLite otherwise opens a connection per query. On PostgreSQL the reads
+    run on pooled connections as they are: at READ COMMITTED a transaction would give them no common snapshot,
+    only a BEGIN and a COMMIT more per page."""
+    db = engine()
+    if isinstance(db, PostgresEngine):
+        yield
+        return
+    async with db.transaction():
         yield
 
 

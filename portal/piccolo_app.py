@@ -9,6 +9,7 @@ from portal.cases.tables import Case, CaseEvent
 from portal.contracts.tables import Contract, ContractYear, StatusNorm, Subcontract
 from portal.exports.tables import ExportJob
 from portal.ops.tables import JobRun
+from portal.privacy.tables import PseudonymKeyState, RetentionRun
 from portal.reports.tables import Report, ReportComment, ReportPeriod, ReportTemplate, ReportVersion
 from portal.savings.tables import Investment, SavingsActual, SavingsTarget
 from portal.signals.tables import Digest, Signal, SignalComment
@@ -39,6 +40,8 @@ ALL_TABLES = [
     ApiKey,
     IdempotencyRecord,
     ExportJob,
+    RetentionRun,
+    PseudonymKeyState,
 ]
 
 APP_CONFIG = AppConfig(

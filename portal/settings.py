@@ -22,12 +22,19 @@ class Settings(BaseSettings):
     database_pool_size: int = Field(default=10, ge=1, le=200)
     # Unset: background jobs run in-process on a timer (the embedded default).
     redis_url: str | None = None
+    # Longest a background job may run (arq). A killed worker's job runs again this + 10 seconds later.
+    job_timeout: int = Field(default=600, ge=1)
     secret_key: SecretStr | None = None
     # Key for the BSN pseudonyms. It never enters the database; losing it breaks re-report detection.
     pseudonym_key: SecretStr | None = None
+    # After key rotations (`portal rotate-pseudonym-key`): the earlier keys, oldest first, comma-separated. A BSN
+    # is pseudonymised through the whole chain (portal.lib.pseudonym); none of them is stored in the database.
+    pseudonym_previous_keys: SecretStr | None = None
     var_dir: Path = DEFAULT_VAR_DIR
     # Login attempts per client address per minute (the per-account lock-out comes on top).
     login_attempts_per_minute: int = Field(default=30, ge=1)
+    # JSON API requests per person (API key or session) per minute; more answer 429 with RateLimit headers.
+    api_requests_per_minute: int = Field(default=600, ge=1)
     host: str = "127.0.0.1"
     port: int = 8000
     # Outgoing mail (the daily digests). Unset host or sender: digests are only stored and shown in the portal.
@@ -47,7 +54,10 @@ class Settings(BaseSettings):
         # Development and tests: keys are generated once and kept in a file outside the database.
         keys = _local_keys(self.var_dir)
         self.secret_key = self.secret_key or SecretStr(keys["secret_key"])
-        self.pseudonym_key = self.pseudonym_key or SecretStr(keys["pseudonym_key"])
+        if self.pseudonym_key is None:
+            self.pseudonym_key = SecretStr(keys["pseudonym_key"])
+            if keys.get("pseudonym_previous_keys") and self.pseudonym_previous_keys is None:
+                self.pseudonym_previous_keys = SecretStr(",".join(keys["pseudonym_previous_keys"]))
         return self
 
     @property
@@ -66,6 +76,12 @@ class Settings(BaseSettings):
     def pseudonym_key_bytes(self) -> bytes:
         assert self.pseudonym_key is not None
         return self.pseudonym_key.get_secret_value().encode()
+
+    @property
+    def pseudonym_keys(self) -> tuple[bytes, ...]:
+        """The whole key chain of the pseudonyms, oldest first, the current key last."""
+        previous = self.pseudonym_previous_keys.get_secret_value() if self.pseudonym_previous_keys else ""
+        return (*(key.strip().encode() for key in previous.split(",") if key.strip()), self.pseudonym_key_bytes)
 
 
 def _local_keys(var_dir: Path) -> dict[str, str]:

@@ -108,6 +108,19 @@ async def app(db):
 
 
 @pytest.fixture
+async def redis_pool():
+    """An arq pool on the test Redis (PORTAL_TEST_REDIS_URL, database 15), emptied before and after the test."""
+    from arq import create_pool
+    from arq.connections import RedisSettings
+
+    pool = await create_pool(RedisSettings.from_dsn(os.environ["PORTAL_TEST_REDIS_URL"]))
+    await pool.flushdb()
+    yield pool
+    await pool.flushdb()
+    await pool.aclose()
+
+
+@pytest.fixture
 async def client(app):
     import httpx
 

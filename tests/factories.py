@@ -3,6 +3,7 @@
 import itertools
 import re
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import date
 
 import httpx
@@ -12,6 +13,7 @@ from portal.accounts.rules import Actor, Role
 from portal.accounts.tables import Organisation, User
 from portal.cases.tables import Case, CaseEvent
 from portal.contracts.tables import Contract, Subcontract
+from portal.reports.tables import ReportPeriod, ReportTemplate
 
 _counter = itertools.count(1)
 
@@ -100,6 +102,51 @@ async def event(on_case: Case, to_status: str, subcontractor: Organisation | Non
     return row
 
 
+async def quarter_report_period(on: Contract) -> ReportPeriod:
+    """The contract's default quarterly report template (version 1) and its first quarter of 2026, deadline
+    30-04-2026."""
+    from portal.demo.generator import DEFAULT_REPORT_TEMPLATE
+
+    await ReportTemplate(contract=on.id, version=1, period_kind="quarter", deadline_days=30,
+                         definition=DEFAULT_REPORT_TEMPLATE).save()
+    row = ReportPeriod(contract=on.id, kind="quarter", starts_on=date(2026, 1, 1), ends_on=date(2026, 3, 31),
+                       deadline=date(2026, 4, 30))
+    await row.save()
+    return row
+
+
+# --- the usual world: one contract with its parties and a user of each role ------------------------
+
+
+@dataclass(frozen=True)
+class World:
+    municipality: Organisation
+    main: Organisation  # the main contractor
+    sub: Organisation  # a subcontractor on the contract
+    contract: Contract
+    coordinator: User  # of the main contractor
+    manager: User  # contract manager of the municipality
+    sub_user: User  # of the subcontractor
+
+    def actor(self, person: User) -> Actor:
+        """The service-layer actor of one of the world's users."""
+        orgs = {org.id: org for org in (self.municipality, self.main, self.sub)}
+        return actor_for(person, orgs[person.organisation])
+
+
+async def world(label: str, **contract_fields) -> World:
+    """A municipality, its main contractor and one contract between them ("Contract <label>" unless
+    ``contract_fields`` name it), one subcontractor on the contract, and a coordinator, a contract manager and a
+    subcontractor user. Tests add what they are about (cases, signals, reports) themselves."""
+    municipality = await organisation("municipality", f"Gemeente {label}")
+    main = await organisation("main_contractor", f"Hoofdaannemer {label}")
+    sub = await organisation("subcontractor", f"Onderaannemer {label}")
+    on = await contract(municipality, main, **{"name": f"Contract {label}", **contract_fields})
+    await subcontract(on, sub)
+    return World(municipality, main, sub, on, coordinator=await user(main, "coordinator"),
+                 manager=await user(municipality, "contract_manager"), sub_user=await user(sub, "subcontractor"))
+
+
 # --- logged-in clients: through the real login form, CSRF token included ----------------------------
 
 
@@ -136,3 +183,20 @@ async def logged_in(app, person: User, password: str = PASSWORD, address: str = 
 def hidden_value(html: str, name: str) -> str | None:
     match = re.search(rf'name="{name}" value="([^"]*)"', html)
     return match.group(1) if match else None
+
+
+# --- a real arq worker on the test Redis (the `redis_pool` fixture, database 15) ----------------------
+
+
+async def burst_worker(redis_pool, functions=None):
+    """Run an arq worker in burst mode on ``redis_pool`` until the queue is empty; returns the worker so the
+    test can read jobs_complete/jobs_failed/jobs_retried. ``functions`` defaults to the portal's own jobs."""
+    from arq.worker import Worker
+
+    from workers import settings as worker_settings
+
+    worker = Worker(functions=functions or worker_settings.WorkerSettings.functions, redis_pool=redis_pool,
+                    burst=True, poll_delay=0.05, on_startup=worker_settings.startup, handle_signals=False)
+    await worker.main()
+    await worker.close()
+    return worker

@@ -34,6 +34,11 @@ CSRF_COOKIE = "inzicht_csrf"
 SESSION_MAX_AGE = 8 * 60 * 60  # a working day
 PENDING_LOGIN_MAX_AGE = 5 * 60  # between password and second factor
 _ROTATE_KEY = "portal.new_session_id"
+_LOADED_KEY = "portal.session_as_loaded"
+# Litestar writes the session back after every request. Unchanged, it is written (and its expiry renewed) at
+# most this often: a database write per page view would cost more than the page itself.
+SESSION_RENEW_INTERVAL = 10 * 60
+RENEWED_KEY = "renewed"
 
 # Reachable without a session. Everything else requires a logged-in actor (deny by default).
 PUBLIC_PATHS = ["^/health", "^/static/", "^/api/schema", "^/inloggen"]
@@ -47,11 +52,20 @@ class RotatingSessionBackend(ServerSideSessionBackend):
         fresh = connection.scope.get(_ROTATE_KEY)  # type: ignore[call-overload]
         return fresh or super().get_session_id(connection)
 
+    async def load_from_connection(self, connection: ASGIConnection) -> dict[str, Any]:
+        data = await super().load_from_connection(connection)
+        connection.scope[_LOADED_KEY] = dict(data)  # type: ignore[literal-required]
+        return data
+
     async def store_in_message(self, scope_session: Any, message: Any, connection: ASGIConnection) -> None:
         # Litestar would store an empty session for every anonymous request (health checks, static files),
         # and "deletes" a cookie with Max-Age still set, so browsers keep a "null" cookie. An empty session
         # is no session: nothing is stored, and a session the client still holds is removed with its cookie.
         if scope_session is not Empty and scope_session:
+            if not session_needs_writing(scope_session, connection.scope.get(_LOADED_KEY), time.time(),
+                                         rotated=_ROTATE_KEY in connection.scope):
+                return
+            scope_session[RENEWED_KEY] = int(time.time())
             await super().store_in_message(scope_session, message, connection)
             return
         held = connection.cookies.get(self.config.key)
@@ -63,6 +77,16 @@ class RotatingSessionBackend(ServerSideSessionBackend):
                          domain=self.config.domain, secure=self.config.secure, httponly=self.config.httponly,
                          samesite=self.config.samesite)
         MutableScopeHeaders.from_message(message).add("Set-Cookie", expired.to_header(header=""))
+
+
+def session_needs_writing(session: dict[str, Any], as_loaded: dict[str, Any] | None, now: float, *,
+                          rotated: bool) -> bool:
+    """A new, rotated or changed session is written; an unchanged one only when its last renewal is older
+    than :data:`SESSION_RENEW_INTERVAL` (so an active session still slides, with ten minutes' grain)."""
+    if rotated or as_loaded is None or session != as_loaded:
+        return True
+    renewed = session.get(RENEWED_KEY)
+    return not isinstance(renewed, int) or now - renewed >= SESSION_RENEW_INTERVAL
 
 
 @dataclass
@@ -180,8 +204,30 @@ def login_rate_limit(settings: Settings) -> RateLimitConfig:
     )
 
 
+def _is_api_request(request: Any) -> bool:
+    return request.url.path.startswith(API_PATH_PREFIX)
+
+
+def _api_client(request: Any) -> str:
+    """Per person (an API key acts as its person, so all of one person's keys and sessions share the budget);
+    runs inside the authentication, so an anonymous request never gets here on /api/v1/."""
+    user = request.scope.get("user")
+    if isinstance(user, Actor):
+        return f"user-{user.user_id}"
+    return f"address-{client_address(request) or '?'}"
+
+
+def api_rate_limit(settings: Settings) -> RateLimitConfig:
+    """The JSON API: ``api_requests_per_minute`` per person; more get 429 with RateLimit-* headers."""
+    return RateLimitConfig(
+        rate_limit=("minute", settings.api_requests_per_minute), check_throttle_handler=_is_api_request,
+        identifier_for_request=_api_client, store="api_rate_limit",
+    )
+
+
 def stores() -> dict[str, DatabaseStore]:
-    return {"sessions": DatabaseStore("sessions"), "rate_limit": DatabaseStore("rate_limit")}
+    return {"sessions": DatabaseStore("sessions"), "rate_limit": DatabaseStore("rate_limit"),
+            "api_rate_limit": DatabaseStore("api_rate_limit")}
 
 
 # --- the session at login and logout ---------------------------------------------------------------

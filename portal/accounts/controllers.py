@@ -148,7 +148,8 @@ async def _admin_page(actor: Actor, *, errors: list[dict] | None = None, form: s
 
 @get("/beheer", guards=[ADMIN_GUARD], include_in_schema=False)
 async def admin_index(request: Request[Actor, Any, Any], aangemaakt: FromQuery[str | None] = None) -> Template:
-    notice = {"organisatie": "De organisatie is aangemaakt.", "gebruiker": "Het account is aangemaakt."}
+    notice = {"organisatie": "De organisatie is aangemaakt.", "gebruiker": "Het account is aangemaakt.",
+              "privacy": "De privacyrol is aangepast."}
     return await _admin_page(request.user, notice=notice.get(aangemaakt or ""))
 
 
@@ -165,7 +166,9 @@ async def create_organisation(request: Request[Actor, Any, Any], data: Form) -> 
 @post("/beheer/gebruikers", guards=[ADMIN_GUARD], include_in_schema=False)
 async def create_user(request: Request[Actor, Any, Any], data: Form) -> Template | Redirect:
     try:
-        await service.create_user(request.user, parse(UserInput, data), str(data.get("password", "")))
+        fields = {key: value for key, value in data.items() if key not in ("password", "privacy_officer")}
+        fields["privacy_officer"] = data.get("privacy_officer") == "ja"
+        await service.create_user(request.user, parse(UserInput, fields), str(data.get("password", "")))
     except InvalidInput as exc:
         values = {key: value for key, value in data.items() if key != "password"}
         return await _admin_page(request.user, errors=[{"field": f"user-{exc.field}", "message": exc.message}],

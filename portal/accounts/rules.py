@@ -114,7 +114,8 @@ def after_failed_login(state: FailureState, now: datetime) -> FailureState:
 # --- the audit trail: canonical form and the hash chain --------------------------------------------
 
 GENESIS_HASH = "0" * 64
-AUDIT_ACTIONS = frozenset({"read", "search", "export", "create", "change", "delete", "login", "logout"})
+# "inzage": an access request of a resident (AVG art. 15), recorded with the pseudonym, never the BSN.
+AUDIT_ACTIONS = frozenset({"read", "search", "export", "create", "change", "delete", "login", "logout", "inzage"})
 HASHED_AUDIT_FIELDS = (
     "occurred_at", "user", "organisation", "on_behalf_of", "role", "action", "object_type", "object_id",
     "contract_id", "purpose", "result", "origin", "old_values", "new_values",

@@ -21,6 +21,7 @@ FIELD_LABELS = {
     "display_name": "naam",
     "organisation_id": "organisatie",
     "role": "rol",
+    "privacy_officer": "privacyrol",
     "password": "wachtwoord",
 }
 
@@ -79,6 +80,8 @@ class UserInput(BaseModel):
     display_name: str
     organisation_id: int
     role: Role
+    # The AVG privacy role (access requests); only a contract manager can hold it.
+    privacy_officer: bool = False
 
     @field_validator("email")
     @classmethod

@@ -8,6 +8,7 @@ from datetime import datetime
 from enum import StrEnum
 
 import pyotp
+from piccolo.engine.sqlite import SQLiteEngine
 from piccolo.query.functions.aggregate import Count
 
 from portal.accounts import audit, policy
@@ -27,7 +28,7 @@ from portal.accounts.schemas import OrganisationInput, UserInput, check_password
 from portal.accounts.store import DatabaseStore
 from portal.accounts.tables import Organisation, User
 from portal.contracts.tables import Contract, Subcontract
-from portal.db import write_transaction
+from portal.db import engine, write_transaction
 from portal.lib.errors import InvalidInput, NotFound
 from portal.lib.tables_base import utc_now
 
@@ -106,6 +107,14 @@ async def totp_required_by_contract(organisation_id: int) -> bool:
     )
 
 
+async def _lock_user(where) -> None:
+    """Concurrent logins of one account take turns, so no failure is lost and no more passwords are checked
+    than the lock-out allows. PostgreSQL: a row lock until the transaction ends (READ COMMITTED would let
+    every concurrent attempt read the same count); SQLite's write transactions already queue."""
+    if not isinstance(engine(), SQLiteEngine):
+        await User.select(User.id).where(where).lock_rows()
+
+
 async def _register_failure(row: dict, now: datetime) -> FailureState:
     state = after_failed_login(FailureState(row["failed_logins"] or 0, row["locked_until"]), now)
     await User.update({User.failed_logins: state.failed_logins, User.locked_until: state.locked_until}).where(
@@ -128,6 +137,8 @@ async def authenticate(email: str, password: str, origin: str | None) -> LoginOu
     email = (email or "").strip().lower()
     now = utc_now()
     async with write_transaction():
+        if email:
+            await _lock_user(User.email == email)
         row = await _user_row(User.email == email) if email else None
         if row is None:
             _spend_password_time(password)
@@ -189,6 +200,7 @@ async def complete_second_factor(user_id: int, generation: int, code: str, origi
     A wrong code counts as a failed login, so the lock-out also protects the code."""
     now = utc_now()
     async with write_transaction():
+        await _lock_user(User.id == user_id)
         row = await _user_row(User.id == user_id)
         if row is None or row["session_generation"] != generation or not row["is_active"]:
             return LoginOutcome(LoginStep.REFUSED)
@@ -274,7 +286,7 @@ async def list_users(actor: Actor) -> list[dict]:
     policy.require_role(actor, policy.ACCOUNT_MANAGER_ROLES, "het beheer van gebruikers")
     rows = await User.select(
         User.id, User.email, User.display_name, User.role, User.is_active, User.last_login_at,
-        User.locked_until, User.totp_secret, User.organisation,
+        User.locked_until, User.totp_secret, User.organisation, User.is_privacy_officer,
         User.organisation.name.as_alias("organisation_name"),
     ).order_by(User.organisation.name).order_by(User.display_name)
     for row in rows:
@@ -313,8 +325,10 @@ async def create_user(actor: Actor | None, data: UserInput, password: str | None
         check_role_fits_organisation(data.role, OrganisationKind(org["kind"]))
         if await User.exists().where(User.email == data.email):
             raise InvalidInput("Er bestaat al een account met dit e-mailadres.", field="email")
+        if data.privacy_officer and data.role is not Role.CONTRACT_MANAGER:
+            raise InvalidInput("Alleen een contractmanager kan de privacyrol krijgen.", field="privacy_officer")
         row = User(email=data.email, display_name=data.display_name, organisation=data.organisation_id,
-                   role=str(data.role), password_hash=password_hash)
+                   role=str(data.role), password_hash=password_hash, is_privacy_officer=data.privacy_officer)
         await row.save()
         await audit.record(
             actor, "create", "user", row.id, new=data.model_dump(mode="json"),

@@ -8,6 +8,7 @@ of 409 (``illegal_transition``, ``stale_version``, ``idempotency_in_progress``).
 """
 
 import re
+from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any
 
@@ -15,7 +16,7 @@ import msgspec
 from litestar import Request, Response, get, post
 from litestar.datastructures import UploadFile
 from litestar.exceptions import ClientException, ValidationException
-from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import OpenAPIFormat, OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
 from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
 from litestar.response import Template
 
@@ -26,14 +27,20 @@ from portal.cases.rules import NOWHERE, CaseStatus, TransitionInput
 from portal.cases.schemas import CaseCommand, NewCase
 from portal.lib.csv_import import MAX_BYTES, MAX_ROWS
 from portal.lib.errors import Conflict, DomainError, IllegalTransition, InvalidInput, NotFound, NotPermitted
+from portal.lib.openapi import WRITE_ERRORS
 
 REGISTER_GUARD = auth.requires_roles([Role.COORDINATOR], "het registreren van meldingen")
 ACT_GUARD = auth.requires_roles(policy.CASE_ACTOR_ROLES, "het wijzigen van casussen")
 IMPORT_GUARD = auth.requires_roles(imports.IMPORT_ROLES, "het importeren van casussen")
 
 
-def _d(text: str) -> msgspec.Meta:
-    return msgspec.Meta(description=text)
+def _d(text: str, **bounds: int) -> msgspec.Meta:
+    return msgspec.Meta(description=text, **bounds)
+
+
+# Ids and versions are integer columns (32 bits on PostgreSQL): a larger number is refused as input (400),
+# never passed to the database.
+_ID = {"ge": 1, "le": 2**31 - 1}
 
 
 # --- bodies ------------------------------------------------------------------------------------------
@@ -42,7 +49,7 @@ def _d(text: str) -> msgspec.Meta:
 class NewCaseBody(msgspec.Struct, forbid_unknown_fields=True):
     """A new melding. The BSN is used once for the pseudonym and never stored or returned."""
 
-    contract_id: Annotated[int, _d("Id van het contract; u moet er de coördinator van zijn.")]
+    contract_id: Annotated[int, _d("Id van het contract; u moet er de coördinator van zijn.", **_ID)]
     bsn: Annotated[str, _d("BSN van de inwoner (9 cijfers, elfproef). Alleen gebruikt voor het pseudoniem.")]
     neighbourhood: Annotated[str, _d("Wijk (maximaal 100 tekens).")]
     domain: Annotated[str, _d("Domein: wmo of jeugd.")]
@@ -64,12 +71,16 @@ class CaseEventBody(msgspec.Struct, forbid_unknown_fields=True):
                               "start_care, end_care, reject, refer_collective, withdraw, hold, resume, close, "
                               "reopen.")]
     version: Annotated[int, _d("De versie van de casus waarop deze stap voortbouwt (optimistic locking); een "
-                               "verouderde versie geeft 409 met code stale_version.")]
-    subcontractor_id: Annotated[int | None, _d("Onderaannemer (organisatie-id), bij request_allocation.")] = None
-    reason_code: Annotated[str | None, _d("Reden (iWmo WJ759 1-9 of lokaal L1-L7), bij decline en reject.")] = None
+                               "verouderde versie geeft 409 met code stale_version.", **_ID)]
+    subcontractor_id: Annotated[int, _d("Onderaannemer (organisatie-id), bij request_allocation.",
+                                        **_ID)] | None = None
+    reason_code: Annotated[str | None, _d("Reden (iWmo WJ759 1-9 of lokaal L1-L7), bij decline, reject en "
+                                          "withdraw.")] = None
     end_reason: Annotated[str | None, _d("Reden van beëindiging (iWmo WMO588), bij end_care.")] = None
     beschikking_issued: Annotated[bool | None, _d("Is er een beschikking afgegeven? Bij reject.")] = None
-    objection_info_given: Annotated[bool | None, _d("Is de inwoner gewezen op bezwaar? Bij reject.")] = None
+    objection_info_given: Annotated[bool | None, _d("Is de inwoner gewezen op het recht een beschikking te vragen "
+                                                    "en bezwaar te maken? Bij reject, refer_collective en "
+                                                    "withdraw.")] = None
     referred_to: Annotated[str | None, _d("Waarnaar de inwoner is doorverwezen (tekst), of null.")] = None
     referred_nowhere: Annotated[bool, _d("true: uitdrukkelijk nergens naar doorverwezen.")] = False
     note: Annotated[str | None, _d("Toelichting (verplicht bij hold en reopen).")] = None
@@ -112,22 +123,7 @@ class ImportResultBody(msgspec.Struct):
     created: Annotated[list[dict], _d("Aangemaakte casussen: regel, referentie, id en casusnummer.")]
 
 
-class ApiError(msgspec.Struct):
-    status_code: int
-    detail: Annotated[str, _d("Uitleg in het Nederlands.")]
-    code: Annotated[str, _d("invalid_input, forbidden, not_found, illegal_transition, stale_version, "
-                            "idempotency_key_reused, idempotency_in_progress.")]
-    field: str | None = None
-
-
-ERROR_RESPONSES = {
-    401: ResponseSpec(ApiError, description="Geen of een ingetrokken API-sleutel, of geen sessie."),
-    403: ResponseSpec(ApiError, description="Uw rol mag dit niet."),
-    404: ResponseSpec(ApiError, description="Onbekend, of niet zichtbaar voor u."),
-    409: ResponseSpec(ApiError, description="Stap niet toegestaan (illegal_transition), verouderde versie "
-                                            "(stale_version) of zelfde Idempotency-Key nog bezig."),
-    422: ResponseSpec(ApiError, description="Ongeldige invoer; field noemt het veld."),
-}
+ERROR_RESPONSES = WRITE_ERRORS
 
 _CODES: list[tuple[type[DomainError], str]] = [
     (InvalidInput, "invalid_input"), (NotPermitted, "forbidden"), (NotFound, "not_found"),
@@ -154,6 +150,9 @@ def _dutch(message: str) -> str:
         return f"verwacht {expected}, niet {_TYPES.get(match.group(2), match.group(2))}"
     if match := re.match(r"Object contains unknown field `([^`]+)`", message):
         return f"onbekend veld '{match.group(1)}'"
+    if match := re.match(r"Expected `int` (>=|<=) (-?\d+)", message):
+        bound = "van minstens" if match.group(1) == ">=" else "van hoogstens"
+        return f"verwacht een geheel getal {bound} {match.group(2)}"
     if match := re.match(r"Object missing required field `([^`]+)`", message):
         return f"verplicht veld '{match.group(1)}' ontbreekt"
     if "date" in message.lower():
@@ -266,8 +265,21 @@ async def _uploaded(request: Request) -> bytes:
 DryRun = Annotated[bool, QueryParameter(name="dry_run", description="true: alleen controleren, niets opslaan.")]
 
 
+@dataclass
+class CsvUploadOperation(Operation):
+    """The import reads its body itself (CSV, or a multipart form): declare that body in the schema."""
+
+    def __post_init__(self) -> None:
+        upload = Schema(type=OpenAPIType.OBJECT, required=["bestand"],
+                        properties={"bestand": Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.BINARY)})
+        self.request_body = RequestBody(required=True, description="Het CSV-bestand (UTF-8, kopregel eerst).", content={
+            "text/csv": OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING)),
+            "multipart/form-data": OpenAPIMediaType(schema=upload),
+        })
+
+
 @post("/api/v1/imports", guards=[IMPORT_GUARD], tags=["cases"], status_code=200, exception_handlers=API_ERRORS,
-      summary="Meldingen en stappen importeren uit CSV", responses=ERROR_RESPONSES,
+      summary="Meldingen en stappen importeren uit CSV", responses=ERROR_RESPONSES, operation_class=CsvUploadOperation,
       description="Body: text/csv, of multipart met het bestand in veld 'bestand' (maximaal 5 MB, 20.000 regels). "
                   "dry_run=true (standaard) controleert alles en slaat niets op (200). dry_run=false importeert alles "
                   "in één transactie (201), of niets als er één regel fout is (422, met dezelfde foutenlijst).")

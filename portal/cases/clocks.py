@@ -12,6 +12,7 @@ The clocks are the rows of ``CLOCKS``: a new clock is a new row.
 from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
+from functools import lru_cache
 
 from portal.cases.rules import CaseStatus
 from portal.lib.calendar_nl import add_weeks_atw, add_working_days, working_days_between
@@ -205,6 +206,13 @@ def _deadline(clock: ClockDefinition, start: date, pauses: list[tuple[date, date
             paused += (last - first).days + 1
         deadline = _term_end(clock, start, paused)
     return deadline
+
+
+@lru_cache(maxsize=8192)
+def term_deadline(clock: ClockDefinition, start: date) -> date:
+    """The deadline of ``clock`` started on ``start`` when nothing pauses it: it depends on the start date
+    only, so a scan over many cases computes it once per distinct date."""
+    return _term_end(clock, start, 0)
 
 
 def _term_end(clock: ClockDefinition, start: date, paused: int) -> date:

@@ -16,7 +16,8 @@ from portal.cases.rules import NOWHERE, CaseAction, TransitionInput
 from portal.cases.schemas import CaseCommand, NewCase
 from portal.lib.codelists import Domain, ProductCategory, ProvisionType, Urgency
 from portal.lib.errors import Conflict, DomainError, InvalidInput, NotFound
-from portal.lib.formatting import parse_date
+from portal.lib.formatting import parse_date, parse_id
+from portal.lib.openapi import READ_ERRORS
 from portal.lib.pseudonym import validate_bsn
 
 CASE_GUARD = auth.requires_roles(policy.CASE_READER_ROLES, "casussen")
@@ -34,21 +35,14 @@ ACTION_FIELDS = frozenset({"subcontractor_id", "reason_code", "end_reason", "bes
                            "objection_info_given", "referred_to", "note"})
 
 
-def _int(text: str | None, field: str, message: str) -> int | None:
-    text = (text or "").strip()
-    if not text:
-        return None
-    if not text.isdigit() or len(text) > 12:
-        raise InvalidInput(message, field=field)
-    return int(text)
-
-
 def _filters(status: str | None, zoek: str | None, onderaannemer: str | None, categorie: str | None,
-             wijk: str | None, te_laat: str | None, volgorde: str | None, na: str | None) -> service.CaseFilter:
+             wijk: str | None, te_laat: str | None, volgorde: str | None, na: str | None,
+             contract: str | None = None) -> service.CaseFilter:
     order = service.CaseOrder.NUMBER if volgorde == service.CaseOrder.NUMBER.value else service.CaseOrder.RECENT
     return service.CaseFilter(
+        contract_id=parse_id(contract, "contract", "Kies een contract uit de lijst."),
         status=status or None, search=(zoek or "").strip() or None,
-        subcontractor_id=_int(onderaannemer, "onderaannemer", "Kies een onderaannemer uit de lijst."),
+        subcontractor_id=parse_id(onderaannemer, "onderaannemer", "Kies een onderaannemer uit de lijst."),
         category=(categorie or "").strip() or None, neighbourhood=(wijk or "").strip() or None,
         overdue=te_laat in ("1", "ja", "on"), order=order, cursor=na or None,
     )
@@ -61,10 +55,12 @@ def _filter_values(**values: str | None) -> dict[str, str]:
 @get("/casussen", guards=[CASE_GUARD], include_in_schema=False)
 async def case_list_page(request: Request[Actor, Any, Any], status: Text = None, zoek: Text = None,
                          onderaannemer: Text = None, categorie: Text = None, wijk: Text = None,
-                         te_laat: Text = None, volgorde: Text = None, na: Text = None) -> Template:
-    filters = _filters(status, zoek, onderaannemer, categorie, wijk, te_laat, volgorde, na)
+                         te_laat: Text = None, volgorde: Text = None, na: Text = None,
+                         contract: Text = None) -> Template:
+    filters = _filters(status, zoek, onderaannemer, categorie, wijk, te_laat, volgorde, na, contract)
     result = await service.case_list_page(request.user, filters)
-    values = _filter_values(status=status, zoek=zoek, onderaannemer=onderaannemer, categorie=categorie,
+    values = _filter_values(contract=str(filters.contract_id or ""), status=status, zoek=zoek,
+                            onderaannemer=onderaannemer, categorie=categorie,
                             wijk=wijk, te_laat="1" if filters.overdue else "", volgorde=filters.order.value)
     query = {key: value for key, value in values.items() if value}
     return Template("cases/list.html", context={
@@ -85,8 +81,9 @@ async def case_detail_page(request: Request[Actor, Any, Any], case_id: FromPath[
     elif gedaan:
         try:
             notice = f"Gelukt: '{CaseAction(gedaan).label}' is vastgelegd."
-        except ValueError:
-            notice = None
+        except ValueError:  # a non-status event (an objection, a re-assessment talk), or nothing known
+            label = service.NON_STATUS_EVENT_LABELS.get(gedaan)
+            notice = f"Gelukt: '{label}' is vastgelegd." if label else None
     return Template("cases/detail.html", context={**page, "notice": notice, "form_error": None})
 
 
@@ -116,7 +113,7 @@ def _parse_new_case(data: dict) -> tuple[NewCase | None, list[dict]]:
             return None
 
     text = {key: str(data.get(key) or "").strip() for key in (*INTAKE_FIELDS, "bsn")}
-    contract_id = check("contract_id", lambda: _int(text["contract_id"], "contract_id", "Kies een contract."))
+    contract_id = check("contract_id", lambda: parse_id(text["contract_id"], "contract_id", "Kies een contract."))
     if contract_id is None and not any(error["field"] == "contract_id" for error in errors):
         errors.append({"field": "contract_id", "message": "Kies het contract waaronder de melding valt."})
     if not text["bsn"]:
@@ -179,7 +176,7 @@ def _yes_no(value: str, field: str) -> bool | None:
 def _command(action: str, data: dict) -> CaseCommand:
     """The form of one action as a command. Missing answers stay None: the lifecycle says what is needed."""
     text = {key: str(value).strip() for key, value in data.items() if key != "_csrf_token"}
-    version = _int(text.get("version"), "version", "Deze pagina is verouderd; laad de casus opnieuw.")
+    version = parse_id(text.get("version"), "version", "Deze pagina is verouderd; laad de casus opnieuw.")
     if version is None:
         raise InvalidInput("Deze pagina is verouderd; laad de casus opnieuw.", field="version")
     referral = text.get("verwezen", "")
@@ -192,7 +189,7 @@ def _command(action: str, data: dict) -> CaseCommand:
     elif referral not in ("", "naar"):
         raise InvalidInput("Geef aan waarnaar de inwoner is doorverwezen, of kies 'nergens'.", field="referred_to")
     payload = TransitionInput(
-        subcontractor_id=_int(text.get("subcontractor_id"), "subcontractor_id",
+        subcontractor_id=parse_id(text.get("subcontractor_id"), "subcontractor_id",
                               "Kies de onderaannemer aan wie de toewijzing wordt gevraagd."),
         reason_code=text.get("reason_code") or None, end_reason=text.get("end_reason") or None,
         beschikking_issued=_yes_no(text.get("beschikking_issued", ""), "beschikking_issued"),
@@ -237,7 +234,7 @@ def _done_notice(gedaan: str | None) -> str | None:
 @get("/toewijzen", guards=[BOARD_GUARD], include_in_schema=False)
 async def allocation_board_page(request: Request[Actor, Any, Any], contract: Text = None,
                                 gedaan: Text = None) -> Template:
-    contract_id = _int(contract, "contract", "Kies een contract uit de lijst.")
+    contract_id = parse_id(contract, "contract", "Kies een contract uit de lijst.")
     board = await service.allocation_board(request.user, contract_id)
     return Template("cases/board.html", context={**board, "notice": _done_notice(gedaan)})
 
@@ -245,7 +242,7 @@ async def allocation_board_page(request: Request[Actor, Any, Any], contract: Tex
 @get("/wachtlijst", guards=[BOARD_GUARD], include_in_schema=False)
 async def waiting_list_page(request: Request[Actor, Any, Any], contract: Text = None, categorie: Text = None,
                             gedaan: Text = None) -> Template:
-    contract_id = _int(contract, "contract", "Kies een contract uit de lijst.")
+    contract_id = parse_id(contract, "contract", "Kies een contract uit de lijst.")
     result = await service.waiting_list(request.user, contract_id, (categorie or "").strip() or None)
     return Template("cases/waiting_list.html", context={**result, "notice": _done_notice(gedaan)})
 
@@ -259,16 +256,17 @@ async def inbox_page(request: Request[Actor, Any, Any], gedaan: Text = None) -> 
 # --- JSON ----------------------------------------------------------------------------------------------
 
 
-@get("/api/v1/cases", guards=[CASE_GUARD], tags=["cases"],
+@get("/api/v1/cases", guards=[CASE_GUARD], tags=["cases"], responses=READ_ERRORS,
      summary="The cases the caller may see (keyset pages: pass `next` back as `na`)")
 async def case_list_api(request: Request[Actor, Any, Any], status: Text = None, zoek: Text = None,
                         onderaannemer: Text = None, categorie: Text = None, wijk: Text = None,
-                        te_laat: Text = None, volgorde: Text = None, na: Text = None) -> dict:
-    filters = _filters(status, zoek, onderaannemer, categorie, wijk, te_laat, volgorde, na)
+                        te_laat: Text = None, volgorde: Text = None, na: Text = None,
+                        contract: Text = None) -> dict:
+    filters = _filters(status, zoek, onderaannemer, categorie, wijk, te_laat, volgorde, na, contract)
     return await service.list_cases(request.user, filters)
 
 
-@get("/api/v1/cases/{case_id:int}", guards=[CASE_GUARD], tags=["cases"],
+@get("/api/v1/cases/{case_id:int}", guards=[CASE_GUARD], tags=["cases"], responses=READ_ERRORS,
      summary="One case and its timeline, as far as the caller may see it (the read is audited)")
 async def case_detail_api(request: Request[Actor, Any, Any], case_id: FromPath[int], doel: Purpose = None) -> dict:
     return await service.get_case(request.user, case_id, purpose=doel)

@@ -19,6 +19,7 @@ from portal.accounts.policy import CaseFacts, ContractFacts
 from portal.accounts.rules import Actor, Role
 from portal.cases import service
 from portal.cases.rules import (
+    MAX_NOTE,
     NOWHERE,
     CaseAction,
     CaseState,
@@ -36,7 +37,7 @@ from portal.lib.codelists import ProductCategory
 from portal.lib.csv_import import CsvRow, RowError, read_csv
 from portal.lib.errors import DomainError, InvalidInput
 from portal.lib.formatting import AMSTERDAM, format_date, parse_date
-from portal.lib.pseudonym import validate_bsn
+from portal.lib.pseudonym import BSN_IN_TEXT_MESSAGE, contains_bsn, validate_bsn
 
 IMPORT_ROLES = frozenset({Role.COORDINATOR, Role.SUBCONTRACTOR})
 MELDING, EVENT = "melding", "gebeurtenis"
@@ -158,6 +159,7 @@ class _Validator:
             errors.append(RowError(line, column, message))
 
         reference = values.get("referentie") or None
+        _refuse_bsn_in_free_text(values, fail)
         if values.get("zaaknummer"):
             fail("zaaknummer", "Een melding heeft geen zaaknummer: dat krijgt zij bij het importeren.")
         if reference is not None and reference in self.references:
@@ -292,6 +294,7 @@ class _Validator:
         def fail(column: str, message: str) -> None:
             errors.append(RowError(line, column, message))
 
+        _refuse_bsn_in_free_text(values, fail)
         case = await self._target(values, fail)
         payload, occurred_on, aanvraag = self._event_fields(values, fail)
         action_text = values.get("actie", "")
@@ -367,6 +370,19 @@ class _Validator:
             objection_info_given=boolean("bezwaarinformatie"), referred_to=referred,
             note=values.get("toelichting") or None)
         return payload, day("datum"), day("aanvraagdatum")
+
+
+FREE_TEXT_COLUMNS = ("toelichting", "doorverwezen_naar")
+
+
+def _refuse_bsn_in_free_text(values: dict[str, str], fail) -> None:
+    """The dry run already names the line and column of a BSN typed into free text (the message never repeats
+    the number); the real run would be refused by the case service anyway."""
+    for column in FREE_TEXT_COLUMNS:
+        if contains_bsn(values.get(column)):
+            fail(column, BSN_IN_TEXT_MESSAGE)
+    if len(values.get("toelichting") or "") > MAX_NOTE:  # the dry run says what the real run would refuse
+        fail("toelichting", f"Een toelichting heeft hoogstens {MAX_NOTE} tekens.")
 
 
 async def _validate(actor: Actor, rows: list[CsvRow]) -> _Validator:

@@ -142,9 +142,12 @@ LIFECYCLE: dict[CaseAction, Step] = {
     A.REJECT:                _step({S.ASSESSMENT, S.REOPENED}, S.REJECTED,
                                    requires=("reason_code", "beschikking_issued", "objection_info_given",
                                              "referred_to")),
+    # Every turn-away records what the resident's legal position needs (portal.rights.rules.TURN_AWAY_PATHS):
+    # the reason, and whether the resident was told of the right to ask for a beschikking and to object.
     A.REFER_COLLECTIVE:      _step({S.ASSESSMENT, S.REOPENED}, S.REFERRED_COLLECTIVE,
-                                   requires=("referred_to",)),
-    A.WITHDRAW:              _step(BEFORE_CARE, S.WITHDRAWN, while_on_hold=True),
+                                   requires=("referred_to", "objection_info_given")),
+    A.WITHDRAW:              _step(BEFORE_CARE, S.WITHDRAWN, while_on_hold=True,
+                                   requires=("reason_code", "objection_info_given")),
     A.HOLD:                  _step(HOLDABLE, S.ON_HOLD, subcontractor=WITH_SUBCONTRACTOR, requires=("note",)),
     A.RESUME:                _step({S.ON_HOLD}, None, subcontractor=WITH_SUBCONTRACTOR),
     A.CLOSE:                 _step({S.ENDED, S.REJECTED, S.REFERRED_COLLECTIVE, S.WITHDRAWN}, S.CLOSED),
@@ -301,7 +304,8 @@ _MISSING = {
     "reason_code": "Kies een reden (een code uit WJ759 of een lokale code L1-L7).",
     "end_reason": "Kies een reden van beëindiging (een code uit WMO588).",
     "beschikking_issued": "Geef aan of er een beschikking is afgegeven (ja of nee).",
-    "objection_info_given": "Geef aan of de inwoner is gewezen op het recht van bezwaar (ja of nee).",
+    "objection_info_given": "Geef aan of de inwoner is gewezen op het recht van bezwaar en op het recht een "
+                            "beschikking te vragen (ja of nee).",
     "referred_to": "Geef aan waarnaar de inwoner is doorverwezen, of kies 'nergens'.",
     "note": "Vul een toelichting in; die is verplicht bij '{action}'.",
 }
@@ -384,6 +388,16 @@ __all__ = [
 # One place for these checks: the register form, the API and the CSV import all call them.
 
 MAX_NEIGHBOURHOOD = 100
+MAX_NOTE = 4000  # a note on a case step: the trail holds what matters, not whole documents
+MAX_REFERRED_TO = 200  # CaseEvent.referred_to
+
+
+def check_free_text(note: str | None, referred_to: object = None) -> None:
+    """Free text on a melding or a step within its limits (PostgreSQL would refuse a too long referral)."""
+    if note is not None and len(note) > MAX_NOTE:
+        raise InvalidInput(f"Een toelichting heeft hoogstens {MAX_NOTE} tekens (nu {len(note)}).", field="note")
+    if isinstance(referred_to, str) and len(referred_to) > MAX_REFERRED_TO:
+        raise InvalidInput(f"Waarnaar is doorverwezen past in {MAX_REFERRED_TO} tekens.", field="referred_to")
 
 
 @dataclass(frozen=True)

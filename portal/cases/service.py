@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from functools import lru_cache, reduce
 
+from piccolo.columns.combination import WhereRaw
 from piccolo.query import OrderByRaw
 from piccolo.query.functions.aggregate import Count
 
@@ -29,6 +30,7 @@ from portal.cases.rules import (
     allocation_refusal,
     allowed_actions,
     ball_in_court,
+    check_free_text,
     check_melding,
     decide_transition,
     delivered_categories,
@@ -40,10 +42,11 @@ from portal.db import read_transaction, write_transaction
 from portal.lib.calendar_nl import add_working_days, working_days_between
 from portal.lib.codelists import CodeList, Domain, EndReason, ProductCategory, ProvisionType, RejectionReason, Urgency
 from portal.lib.errors import Conflict, DomainError, InvalidInput, NotFound
-from portal.lib.formatting import AMSTERDAM, format_date
+from portal.lib.formatting import AMSTERDAM, format_date, today_nl
 from portal.lib.keyset import Cursor, decode_cursor, encode_cursor
 from portal.lib.pseudonym import pseudonymise, refuse_bsn_in_text, validate_bsn
 from portal.lib.tables_base import utc_now
+from portal.rights import rules as rights_rules
 from portal.settings import get_settings
 from portal.signals import service as signals_service
 from portal.signals.rules import DEFAULT_STATUS_NORMS
@@ -57,7 +60,8 @@ DECISION_ACTIONS = frozenset({CaseAction.REQUEST_ALLOCATION, CaseAction.PLACE_ON
 PAGE_SIZE = 50
 # Events that are not a lifecycle action: the melding itself and the talks and notes recorded along the way.
 NON_STATUS_EVENT_LABELS = {"register": "Melding geregistreerd", "reassessment": "Herindicatiegesprek",
-                           "progress_note": "Voortgangsnotitie"}
+                           "progress_note": "Voortgangsnotitie", "objection_filed": "Bezwaar ingediend",
+                           "objection_decided": "Beslissing op bezwaar"}
 
 LIST_COLUMNS = (
     Case.id, Case.case_number, Case.contract, Case.contract.name.as_alias("contract_name"), Case.neighbourhood,
@@ -80,6 +84,7 @@ class CaseFilter:
     neighbourhood: str | None = None
     overdue: bool = False  # longer in the status than the contract's norm for it
     order: CaseOrder = CaseOrder.RECENT
+    contract_id: int | None = None  # one contract of the actor's (another contract: "not found")
     cursor: str | None = None  # keyset page: the ``portal.lib.keyset`` cursor of the last row seen
 
 
@@ -192,11 +197,17 @@ def _after(order: CaseOrder, cursor: Cursor | None) -> list:
         raise InvalidInput("Deze paginalink is ongeldig; begin opnieuw bij de eerste pagina.", field="na") from exc
     if since.tzinfo is None:
         since = since.replace(tzinfo=UTC)
-    return [(Case.status_since < since) | ((Case.status_since == since) & (Case.id < cursor.last_id))]
+    # a row comparison, so both databases seek in the (status_since, id) index to the cursor instead of
+    # reading the index from the top and filtering (what an OR of the two columns makes them do)
+    return [WhereRaw('("portal_case"."status_since", "portal_case"."id") < ({}, {})', since, cursor.last_id)]
 
 
 async def _list_clauses(actor: Actor, filters: CaseFilter, today: date) -> list:
     clauses = [policy.case_scope(actor)]
+    if filters.contract_id is not None:
+        if not await Contract.exists().where(Contract.id == filters.contract_id, policy.contract_scope(actor)):
+            raise NotFound(policy.NOT_FOUND_CONTRACT)
+        clauses.append(Case.contract == filters.contract_id)
     if filters.status:
         clauses.append(Case.status == CaseStatus.parse(filters.status, field="status").value)
     if filters.search:
@@ -275,6 +286,7 @@ async def get_case(actor: Actor, case_id: int, purpose: str | None = None) -> di
             case = await Case.select(
                 *LIST_COLUMNS, Case.pseudonym, Case.urgency, Case.aanvraag_date, Case.decision_date,
                 Case.beschikking_issued, Case.end_reason, Case.version, Case.status_before_hold,
+                Case.reassessment_due,
             ).where(Case.id == case_id).first()
             events = await CaseEvent.select(
                 CaseEvent.id, CaseEvent.occurred_at, CaseEvent.action, CaseEvent.from_status, CaseEvent.to_status,
@@ -282,7 +294,7 @@ async def get_case(actor: Actor, case_id: int, purpose: str | None = None) -> di
                 CaseEvent.actor_organisation.name.as_alias("actor_organisation_name"),
                 CaseEvent.subcontractor.name.as_alias("subcontractor_name"), CaseEvent.reason_code,
                 CaseEvent.end_reason, CaseEvent.beschikking_issued, CaseEvent.objection_info_given,
-                CaseEvent.referred_to, CaseEvent.note,
+                CaseEvent.referred_to, CaseEvent.note, CaseEvent.outcome, CaseEvent.due_date,
             ).where(CaseEvent.case == case_id).order_by(CaseEvent.occurred_at).order_by(CaseEvent.id)
             await audit.record(actor, "read", "case", case_id, contract_id=facts.contract.contract_id,
                                purpose=purpose or default_purpose(actor.role))
@@ -308,10 +320,6 @@ def contract_terms(contract: dict) -> ContractTerms:
                          contract["end_date"])
 
 
-def today_nl() -> date:
-    return datetime.now(AMSTERDAM).date()
-
-
 async def _contract_facts(contract_id: int) -> tuple[ContractFacts, dict] | None:
     row = await Contract.select().where(Contract.id == contract_id).first()
     if row is None:
@@ -320,12 +328,14 @@ async def _contract_facts(contract_id: int) -> tuple[ContractFacts, dict] | None
 
 
 def _moment(on: date | None, not_before: datetime | None = None) -> datetime:
-    """When an event happened: now, or a given past day (API and import record work done elsewhere)."""
+    """When an event happened: now, or a given past day (API and import record work done elsewhere), placed at
+    noon (Amsterdam) of that day; today's at the present moment (noon may still be ahead)."""
     if on is None:
         return utc_now()
-    if on > today_nl():
+    today = today_nl()
+    if on > today:
         raise InvalidInput(f"De datum {format_date(on)} ligt in de toekomst.", field="datum")
-    moment = datetime.combine(on, time(12, 0), tzinfo=AMSTERDAM).astimezone(UTC)
+    moment = utc_now() if on == today else datetime.combine(on, time(12, 0), tzinfo=AMSTERDAM).astimezone(UTC)
     if not_before is not None and moment < not_before:
         if on < not_before.astimezone(AMSTERDAM).date():
             raise InvalidInput(
@@ -349,8 +359,9 @@ async def register_case(actor: Actor, data: NewCase) -> dict:
     if errors:
         raise errors[0]
     assert melding is not None
-    pseudonym = pseudonymise(validate_bsn(data.bsn), get_settings().pseudonym_key_bytes)
+    pseudonym = pseudonymise(validate_bsn(data.bsn), get_settings().pseudonym_keys)
     note = (data.note or "").strip() or None
+    check_free_text(note)
     refuse_bsn_in_text(note, "note")
     now = _moment(data.melding_date) if data.melding_date and data.melding_date < today_nl() else utc_now()
 
@@ -388,6 +399,7 @@ async def act_on_case(actor: Actor, case_id: int, command: CaseCommand) -> dict:
             raise Conflict(STALE_VERSION)
         state = CaseState(case["status"], case["subcontractor"], case["status_before_hold"])
         transition = decide_transition(state, command.action, actor.role, actor.organisation_id, command.payload)
+        check_free_text(transition.note, transition.referred_to)
         refuse_bsn_in_text(transition.note, "note")
         if isinstance(transition.referred_to, str):
             refuse_bsn_in_text(transition.referred_to, "referred_to")
@@ -447,6 +459,11 @@ def _case_changes(case: dict, transition: Transition, command: CaseCommand, mome
         changes[Case.provision_type] = "collective"
     if transition.end_reason is not None:
         changes[Case.end_reason] = transition.end_reason.value
+    # the next re-assessment of an individual provision: set when care starts, gone when it ends
+    if transition.action is CaseAction.START_CARE and case["provision_type"] == "individual":
+        changes[Case.reassessment_due] = rights_rules.first_reassessment_due(moment.astimezone(AMSTERDAM).date())
+    elif transition.action is CaseAction.END_CARE:
+        changes[Case.reassessment_due] = None
     return changes
 
 
@@ -548,6 +565,10 @@ async def case_page(actor: Actor, case_id: int, purpose: str | None = None, toda
         event["action_label"] = NON_STATUS_EVENT_LABELS.get(event["action"]) or _label(CaseAction, event["action"])
         event["reason_label"] = _label(RejectionReason, event["reason_code"])
         event["end_reason_label"] = _label(EndReason, event["end_reason"])
+        event["outcome_label"] = rights_rules.outcome_label(event["action"], event["outcome"])
+        event["on"] = local_date(event["occurred_at"])
+    rights = rights_rules.case_panel(case, events, today, can_record=detail["can_change"]
+                                     and actor.role is Role.COORDINATOR)
     actions = allowed_actions(state, actor.role, actor.organisation_id) if detail["can_change"] else []
     subcontractors = []
     if CaseAction.REQUEST_ALLOCATION in actions:
@@ -566,6 +587,7 @@ async def case_page(actor: Actor, case_id: int, purpose: str | None = None, toda
         "subcontractors": subcontractors,
         "today": today,
         "reasons": RejectionReason.choices(), "end_reasons": EndReason.choices(),
+        "rights": rights,
     }
 
 
@@ -578,17 +600,19 @@ async def intake_form(actor: Actor) -> dict:
 
 
 async def case_list_page(actor: Actor, filters: CaseFilter) -> dict:
-    """The list page: one keyset page plus the choices of its filters (the subcontractors of the actor's
-    contracts; a subcontractor filters on nothing but its own cases, so it gets none)."""
+    """The list page: one keyset page plus the choices of its filters (the actor's contracts; the
+    subcontractors of those contracts, or of the chosen one; a subcontractor filters on nothing but its own
+    cases, so it gets none)."""
     result = await list_cases(actor, filters)
+    contracts = await _contracts_in_scope(actor)
     subcontractors: list[dict] = []
     if actor.role in BOARD_ROLES:
-        contract_ids = [row["id"] for row in await _contracts_in_scope(actor)]
+        contract_ids = [row["id"] for row in contracts if filters.contract_id in (None, row["id"])]
         if contract_ids:
             subcontractors = await Subcontract.select(
                 Subcontract.subcontractor.as_alias("id"), Subcontract.subcontractor.name.as_alias("name"),
             ).where(Subcontract.contract.is_in(contract_ids)).distinct().order_by(Subcontract.subcontractor.name)
-    return {**result, "subcontractor_choices": subcontractors}
+    return {**result, "subcontractor_choices": subcontractors, "contract_choices": contracts}
 
 
 async def allocation_board(actor: Actor, contract_id: int | None = None, today: date | None = None) -> dict:

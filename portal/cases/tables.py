@@ -27,6 +27,7 @@ class Case(Table, tablename="portal_case"):
     decision_date = Date(null=True, default=None)
     beschikking_issued = Boolean(null=True, default=None)
     end_reason = Varchar(length=2, null=True, default=None)
+    reassessment_due = Date(null=True, default=None)  # the next re-assessment (herindicatie) of a provision
     created_at = created_at()
 
 
@@ -49,3 +50,7 @@ class CaseEvent(Table, tablename="case_event"):
     objection_info_given = Boolean(null=True, default=None)
     referred_to = Varchar(length=200, null=True, default=None)
     note = Text(null=True, default=None)
+    # Non-status events (portal.rights.rules): the outcome of an objection or a re-assessment talk, and a date
+    # that goes with it (objection_filed: the last day of the objection term; reassessment: the next one due).
+    outcome = Varchar(length=32, null=True, default=None)
+    due_date = Date(null=True, default=None)

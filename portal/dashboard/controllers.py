@@ -7,6 +7,7 @@ from litestar.response import Template
 from portal.accounts import auth
 from portal.accounts.rules import Actor
 from portal.dashboard import service
+from portal.exports import dashboard as dashboard_exports
 
 DASHBOARD_GUARD = auth.requires_roles(service.DASHBOARD_ROLES, "het dashboard")
 
@@ -30,7 +31,8 @@ async def dashboard_index(request: Request[Actor, Any, Any]) -> Template:
 async def _page(actor: Actor, contract_id: int, contracts: list[dict] | None = None) -> Template:
     figures = await service.contract_dashboard(actor, contract_id)
     name = "dashboard/subcontractor.html" if figures["scope"] == "subcontractor" else "dashboard/contract.html"
-    return Template(name, context={**figures, "contracts": contracts or []})
+    return Template(name, context={**figures, "contracts": contracts or [],
+                                   "export_quarters": dashboard_exports.quarter_options(figures)})
 
 
 @get("/dashboard/{contract_id:int}", guards=[DASHBOARD_GUARD], include_in_schema=False)

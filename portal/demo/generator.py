@@ -22,8 +22,10 @@ from portal.contracts.tables import Contract, ContractYear, StatusNorm, Subcontr
 from portal.db import empty_all_tables, engine, write_transaction
 from portal.demo.scenarios import SCENARIOS, Scenario
 from portal.lib.calendar_nl import add_working_days
+from portal.lib.formatting import today_nl
 from portal.lib.pseudonym import pseudonymise
 from portal.reports.tables import Report, ReportPeriod, ReportTemplate, ReportVersion
+from portal.rights.rules import ObjectionOutcome, ReassessmentOutcome, first_reassessment_due, objection_deadline
 from portal.savings.tables import Investment, SavingsActual, SavingsTarget
 from portal.settings import get_settings
 
@@ -35,6 +37,11 @@ CATEGORY_WEIGHTS = {"02": 35, "01": 25, "07": 15, "03": 8, "06": 7, "09": 5, "08
 END_REASON_WEIGHTS = {"19": 60, "23": 12, "21": 7, "31": 5, "02": 4, "38": 6, "39": 3, "20": 3}
 REJECTION_REASON_WEIGHTS = {"L1": 25, "L2": 25, "4": 15, "7": 10, "L7": 10, "5": 5, "2": 5, "6": 5}
 DECLINE_REASONS = ("L3", "L3", "L4", "L6")
+WITHDRAWAL_REASON_WEIGHTS = {"L2": 35, "L5": 25, "5": 15, "L7": 15, "L1": 10}
+OBJECTION_SHARE = 0.15  # of the rejections with a beschikking, this share is objected to
+OBJECTION_OUTCOME_WEIGHTS = {"ongegrond": 50, "gegrond": 15, "deels_gegrond": 10, "ingetrokken": 15,
+                             "niet_ontvankelijk": 10}
+NON_STATUS_ACTIONS = frozenset({"reassessment", "objection_filed", "objection_decided", "progress_note"})
 REFERRALS = ("Buurtcentrum (inloop)", "Vrijwillige thuishulp", "Mantelzorgsteunpunt", "Wijkrestaurant",
              "Schuldhulpmaatje", "Huisarts en POH-GGZ", "Zorgverzekeraar (Zvw)", "CIZ (Wlz)")
 COLLECTIVE = ("Buurtcentrum (inloop)", "Wijkrestaurant", "Ontmoetingsgroep ouderen", "Boodschappendienst",
@@ -97,6 +104,8 @@ class SimEvent:
     objection_info_given: bool | None = None
     referred_to: str | None = None
     note: str | None = None
+    outcome: str | None = None  # objection_decided, reassessment
+    due_date: date | None = None  # objection_filed: last day of the term; reassessment: the next one due
 
 
 @dataclass
@@ -110,6 +119,7 @@ class SimCase:
     decision: date | None = None
     beschikking: bool | None = None
     end_reason: str | None = None
+    reassessment_due: date | None = None
 
 
 class _Stop(Exception):
@@ -134,6 +144,9 @@ class CaseSimulator:
         self.care_days = care_days
         self.local = local  # providers that get ``local_share`` of the allocations (Zaltbommel)
         self.local_share = local_share
+        # Draws added later (what a turn-away records about the resident's rights) come from a second generator
+        # seeded from the first, so the main sequence, and every history it drives, stays what it was.
+        self.side = random.Random(repr(rng.getstate()))
 
     def simulate(self, melding: date, category: str) -> SimCase:
         case = SimCase(melding, category, [SimEvent(melding, "register", None, CaseStatus.REGISTERED,
@@ -181,12 +194,14 @@ class CaseSimulator:
             self._move(case, rng.randint(7, 30), CaseAction.RESUME, coordinator)
         outcome = rng.random()
         if outcome < 0.03:
-            self._move(case, assessment_days, CaseAction.WITHDRAW, coordinator, note="Inwoner ziet af van hulp")
+            self._move(case, assessment_days, CaseAction.WITHDRAW, coordinator, note="Inwoner ziet af van hulp",
+                       reason_code=_weighted(self.side, WITHDRAWAL_REASON_WEIGHTS),
+                       objection_info_given=self.side.random() < 0.75)
             return self._close(case)
         if outcome < 0.15:
             case.provision_type = "collective"
             self._move(case, assessment_days, CaseAction.REFER_COLLECTIVE, coordinator,
-                       referred_to=rng.choice(COLLECTIVE))
+                       referred_to=rng.choice(COLLECTIVE), objection_info_given=self.side.random() < 0.85)
             return self._close(case)
         # an aanvraag follows the assessment for individual provisions; the decision within ~2 weeks
         case.aanvraag = self._on + timedelta(days=assessment_days)
@@ -230,9 +245,11 @@ class CaseSimulator:
             self._move(case, answer_after, CaseAction.ACCEPT, provider, "subcontractor")
             break
         self._move(case, rng.randint(1, 15), CaseAction.START_CARE, provider, "subcontractor")
+        if case.provision_type == "individual":
+            case.reassessment_due = first_reassessment_due(self._on)
         self._move(case, rng.randint(*self.care_days), CaseAction.END_CARE, provider, "subcontractor",
                    end_reason=_weighted(rng, END_REASON_WEIGHTS))
-        case.end_reason = case.events[-1].end_reason
+        case.end_reason, case.reassessment_due = case.events[-1].end_reason, None
         self._close(case)
 
     def _close(self, case: SimCase) -> None:
@@ -251,8 +268,11 @@ class CaseSimulator:
         assert case.state.status is CaseStatus.IN_CARE and on > case.events[-1].on
         note = ("Herindicatie: maatwerkvoorziening stopt, inwoner kan verder met een algemene voorziening" if stop
                 else "Herindicatie: voortgezet voor onbepaalde tijd")
+        outcome = ReassessmentOutcome.STOPPED if stop else ReassessmentOutcome.CONTINUED_INDEFINITELY
         case.events.append(SimEvent(on, "reassessment", CaseStatus.IN_CARE, CaseStatus.IN_CARE,
-                                    self.coordinator_org, note=note))
+                                    self.coordinator_org, subcontractor_id=case.state.subcontractor_id, note=note,
+                                    outcome=outcome.value))
+        case.reassessment_due = None  # indefinite term, or stopping: no next re-assessment
         if stop:
             self._on = on
             self._move(case, self.rng.randint(14, 42), CaseAction.END_CARE, self.coordinator_org, end_reason="36")
@@ -303,7 +323,7 @@ async def load_demo(scenario: str = "haarlem", cases: int = 3000, seed: int = 20
                            users=await User.count(), cases=await Case.count(), events=await CaseEvent.count(),
                            logins=await _logins_for(spec))
     rng = random.Random(seed)
-    today = today or date.today()
+    today = today or today_nl()
     async with write_transaction():
         summary = await _write_scenario(spec, rng, cases, today)
     # Fresh statistics after a bulk load: without them PostgreSQL plans the dashboard's joins as if the
@@ -555,7 +575,7 @@ async def _subcontracts(contract: Contract, subcontractors: list[dict],
 
 async def _cases(spec: Scenario, contract_id: int, simulator: CaseSimulator, rng: random.Random,
                  count: int, today: date) -> tuple[int, int, int, int]:
-    key = get_settings().pseudonym_key_bytes
+    key = get_settings().pseudonym_keys
     simulated: list[tuple[str, SimCase]] = []
     re_reports = 0
     weights = dict(spec.category_weights) or CATEGORY_WEIGHTS
@@ -572,24 +592,29 @@ async def _cases(spec: Scenario, contract_id: int, simulator: CaseSimulator, rng
                 simulated.append((pseudonym, simulator.simulate(again, case.category)))
                 re_reports += 1
     reassessed = _reassessments(spec, simulator, [case for _, case in simulated], rng, today)
+    side = random.Random(repr(rng.getstate()))
+    _objections([case for _, case in simulated], side, today)
+    _plan_reassessments([case for _, case in simulated], side, today)
     domain = ("wmo", "jeugd") if spec.covers_jeugd else ("wmo",)
     events = 0
     for offset in range(0, len(simulated), BATCH):
         chunk = simulated[offset: offset + BATCH]
         rows = []
         for number, (pseudonym, case) in enumerate(chunk, start=offset + 1):
-            last = case.events[-1]
+            # the status started with the last lifecycle step (a later talk or objection keeps the status)
+            index, last = max((i, event) for i, event in enumerate(case.events)
+                              if event.action not in NON_STATUS_ACTIONS)
             rows.append(Case(
                 contract=contract_id, case_number=f"{spec.case_prefix}-{case.melding.year}-{number:06d}",
                 pseudonym=pseudonym, neighbourhood=rng.choice(spec.neighbourhoods),
                 domain=rng.choices(domain, weights=(7, 3)[: len(domain)])[0], product_category=case.category,
                 provision_type=case.provision_type, urgency=rng.choices(("normal", "high", "crisis"), (90, 8, 2))[0],
-                status=case.state.status.value, status_since=_at(last.on, len(case.events) - 1),
+                status=case.state.status.value, status_since=_at(last.on, index),
                 status_before_hold=case.state.status_before_hold and case.state.status_before_hold.value,
                 subcontractor=case.state.subcontractor_id, version=len(case.events), melding_date=case.melding,
                 aanvraag_date=case.aanvraag, decision_date=case.decision if case.decision and case.decision <= today
                 else None, beschikking_issued=case.beschikking, end_reason=case.end_reason,
-                created_at=_at(case.melding, 0),
+                reassessment_due=case.reassessment_due, created_at=_at(case.melding, 0),
             ))
         ids = [row["id"] for row in await Case.insert(*rows).returning(Case.id)]
         event_rows = [
@@ -599,7 +624,7 @@ async def _cases(spec: Scenario, contract_id: int, simulator: CaseSimulator, rng
                       subcontractor=event.subcontractor_id, reason_code=event.reason_code,
                       end_reason=event.end_reason, beschikking_issued=event.beschikking_issued,
                       objection_info_given=event.objection_info_given, referred_to=event.referred_to,
-                      note=event.note)
+                      note=event.note, outcome=event.outcome, due_date=event.due_date)
             for case_id, (_, case) in zip(ids, chunk, strict=True)
             for index, event in enumerate(case.events)
         ]
@@ -628,6 +653,46 @@ def _reassessments(spec: Scenario, simulator: CaseSimulator, cases: list[SimCase
             on -= timedelta(days=1)
         simulator.reassess(case, max(on, case.events[-1].on + timedelta(days=1)), id(case) in stopped)
     return len(chosen)
+
+
+def _objections(cases: list[SimCase], rng: random.Random, today: date) -> None:
+    """Some residents object to the beschikking that turned them away: most within the six weeks of Awb art.
+    6:7, a few too late (mostly declared inadmissible); the municipality decides some weeks later, so the
+    latest ones are still pending. Non-status events, placed in the timeline on their day."""
+    for case in cases:
+        rejection = next((event for event in case.events if event.action == CaseAction.REJECT.value), None)
+        if rejection is None or not rejection.beschikking_issued or rng.random() >= OBJECTION_SHARE:
+            continue
+        deadline = objection_deadline(rejection.on)
+        filed_on = rejection.on + timedelta(days=rng.randint(3, 49))
+        if filed_on > today:
+            continue
+        _insert(case, SimEvent(filed_on, "objection_filed", None, CaseStatus.REJECTED, case.events[0].actor_org,
+                               due_date=deadline, note="Bezwaarschrift ontvangen door de gemeente"))
+        decided_on = filed_on + timedelta(days=rng.randint(30, 100))
+        if decided_on > today:
+            continue  # still pending
+        late = filed_on > deadline
+        outcome = (ObjectionOutcome.INADMISSIBLE.value if late and rng.random() < 0.8
+                   else _weighted(rng, OBJECTION_OUTCOME_WEIGHTS))
+        _insert(case, SimEvent(decided_on, "objection_decided", None, CaseStatus.REJECTED, case.events[0].actor_org,
+                               outcome=outcome))
+
+
+def _plan_reassessments(cases: list[SimCase], rng: random.Random, today: date) -> None:
+    """A provision that has run for years without a talk is on the re-assessment planning: due somewhere between
+    two months ago (overdue) and eight months ahead, instead of a year after its start."""
+    for case in cases:
+        if case.reassessment_due is not None and case.reassessment_due < today - timedelta(days=60):
+            case.reassessment_due = today + timedelta(days=rng.randint(-60, 240))
+
+
+def _insert(case: SimCase, event: SimEvent) -> None:
+    """A non-status event after every event of its day or earlier, in the status the case had then."""
+    position = sum(1 for existing in case.events if existing.on <= event.on)
+    status = case.events[position - 1].to_status
+    case.events.insert(position, SimEvent(event.on, event.action, status, status, event.actor_org,
+                                          note=event.note, outcome=event.outcome, due_date=event.due_date))
 
 
 def _at(on: date, index: int) -> datetime:

@@ -11,6 +11,7 @@ made. Every export is audited (action "export", purpose, row count).
 import contextlib
 import json
 import logging
+import re
 import secrets
 from collections.abc import AsyncIterator, Callable
 from dataclasses import asdict, dataclass
@@ -67,7 +68,7 @@ def case_params(filters: CaseFilter) -> dict:
 
 def _case_filter(params: dict) -> CaseFilter:
     known = {key: params[key] for key in ("status", "search", "subcontractor_id", "category", "neighbourhood",
-                                          "overdue") if key in params}
+                                          "overdue", "contract_id") if key in params}
     return CaseFilter(**known, order=CaseOrder(params.get("order") or CaseOrder.RECENT.value))
 
 
@@ -105,7 +106,7 @@ def signal_params(filters: SignalFilter) -> dict:
 
 def _signal_filter(params: dict) -> SignalFilter:
     return SignalFilter(rule=params.get("rule"), severity=params.get("severity"), status=params.get("status"),
-                        overdue=bool(params.get("overdue")))
+                        overdue=bool(params.get("overdue")), contract_id=params.get("contract_id"))
 
 
 SIGNAL_HEADERS = ["Signaal", "Vertrouwelijk", "Regel", "Ernst", "Status", "Contract", "Casus", "Bal ligt bij",
@@ -215,7 +216,7 @@ async def request_export(actor: Actor, kind_code: str, fmt: str, params: dict,
                          settings: Settings | None = None) -> Download | Queued:
     """The export of a list for this person: at once when small, otherwise as a job (enqueued here)."""
     from portal.exports.jobs import run_export  # the job calls back into this module
-    from portal.lib.queue import enqueue
+    from portal.lib.queue import enqueue_recorded
 
     kind, fmt = _kind(kind_code), _format(fmt)
     total = await kind.count(actor, params)
@@ -224,7 +225,8 @@ async def request_export(actor: Actor, kind_code: str, fmt: str, params: dict,
             job = ExportJob(user=actor.user_id, kind=kind.code, format=fmt, params=json.dumps(params),
                             rows_total=total)
             await job.save()
-        await enqueue(settings or get_settings(), run_export, job.id)
+        # Redis down: the row stays queued and the worker's catch-up job queues it once Redis is back.
+        await enqueue_recorded(settings or get_settings(), run_export, job.id, job_id=export_job_id(job.id))
         return Queued(job.id)
     rows: list[Row] = []
     async for batch in kind.batches(actor, params):
@@ -235,6 +237,11 @@ async def request_export(actor: Actor, kind_code: str, fmt: str, params: dict,
 
 
 # --- the job ------------------------------------------------------------------------------------------
+
+
+def export_job_id(export_id: int) -> str:
+    """The arq job id of an export: queueing the same export twice (a retry, the catch-up) queues it once."""
+    return f"export:{export_id}"
 
 
 def export_dir(settings: Settings | None = None) -> Path:
@@ -327,13 +334,24 @@ async def export_status(actor: Actor, export_id: int) -> dict:
     }
 
 
+_STORED_NAME = re.compile(r"[0-9a-f]{32}\.(csv|xlsx)")
+
+
+def _stored_file(folder: Path, name: str | None) -> Path | None:
+    """The file of a job: only a name as ``run_export_job`` makes them, inside the export folder (a row that
+    says otherwise, "..", "/etc/passwd", is no file of ours)."""
+    if not name or not _STORED_NAME.fullmatch(name):
+        return None
+    return folder / name
+
+
 async def export_file(actor: Actor, export_id: int, settings: Settings | None = None) -> Download:
     """The file of one of the person's own finished exports; the download is audited."""
     job = await _own_job(actor, export_id)
     if job["status"] != "done" or not job["file_name"]:
         raise NotFound("Dit bestand is (nog) niet beschikbaar. Het wordt 24 uur na het maken verwijderd.")
-    path = export_dir(settings) / Path(job["file_name"]).name
-    if not path.is_file():
+    path = _stored_file(export_dir(settings), job["file_name"])
+    if path is None or not path.is_file():
         raise NotFound("Dit bestand is niet meer beschikbaar. Het wordt 24 uur na het maken verwijderd.")
     kind = _kind(job["kind"])
     await _audit(actor, kind, job["format"], _params_of(job), job["rows_done"], export_id)
@@ -351,9 +369,10 @@ async def purge_expired(now: datetime | None = None, settings: Settings | None =
                                                    ExportJob.created_at < cutoff)]
     folder = export_dir(settings)
     for job in old:
-        if job["file_name"]:
+        path = _stored_file(folder, job["file_name"])
+        if path is not None:
             with contextlib.suppress(FileNotFoundError):
-                (folder / Path(job["file_name"]).name).unlink()
+                path.unlink()
         status = "expired" if job["status"] == "done" else "failed"
         await ExportJob.update({ExportJob.status: status, ExportJob.file_name: None}).where(ExportJob.id == job["id"])
     return len(old)

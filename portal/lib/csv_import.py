@@ -39,6 +39,8 @@ def read_csv(data: bytes, required: tuple[str, ...], optional: tuple[str, ...] =
         raise InvalidInput("Het bestand is geen UTF-8-tekst. Sla het op als 'CSV UTF-8'.", field="bestand") from exc
     if not text.strip():
         raise InvalidInput("Het bestand is leeg.", field="bestand")
+    if "\x00" in text:  # binary junk (and PostgreSQL cannot store a NUL in text)
+        raise InvalidInput("Het bestand bevat binaire tekens (NUL); is het wel een CSV-bestand?", field="bestand")
     first_line = text.split("\n", 1)[0]
     delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)

@@ -6,6 +6,12 @@ from zoneinfo import ZoneInfo
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 
 
+def today_nl() -> date:
+    """The business "today": the date in Amsterdam, also between 22:00/23:00 and 00:00 UTC when UTC lags behind.
+    Never use ``date.today()`` (the server's zone) or ``datetime.now(UTC).date()`` for a business date."""
+    return datetime.now(AMSTERDAM).date()
+
+
 def format_date(value: date | datetime | None) -> str:
     if value is None:
         return ""
@@ -62,6 +68,18 @@ def parse_date(text: str | None, *, field: str | None = None) -> date | None:
         if year < 1000:
             raise ValueError
         return date(year, month, day)
-    except ValueError:
+    except (ValueError, OverflowError):  # OverflowError: a year of 20 digits
         raise InvalidInput(f"Vul de datum in als dd-mm-jjjj, bijvoorbeeld 22-11-2026 (niet: {text.strip()!r}).",
                            field=field) from None
+
+
+def parse_id(text: str | None, field: str, message: str) -> int | None:
+    """A row id from a form or query field (ASCII digits, at most 12), or None for empty input."""
+    from portal.lib.errors import InvalidInput
+
+    text = (text or "").strip()
+    if not text:
+        return None
+    if not (text.isascii() and text.isdigit() and len(text) <= 12):  # "²".isdigit() is True, int("²") fails
+        raise InvalidInput(message, field=field)
+    return int(text)

@@ -13,6 +13,7 @@ from portal.accounts import auth, policy
 from portal.accounts.rules import Actor
 from portal.lib.errors import DomainError, InvalidInput, NotFound
 from portal.lib.formatting import AMSTERDAM
+from portal.lib.openapi import READ_ERRORS
 from portal.reports import rules, service
 from portal.reports.service import ReportInput, ReportInvalid, TemplateInput
 
@@ -47,7 +48,7 @@ def _report_input(data: dict) -> ReportInput:
 
 async def _page(actor: Actor, report_id: int, notice: str | None = None, errors: list[dict] | None = None,
                 typed: ReportInput | None = None, status_code: int = 200, van: int | None = None,
-                naar: int | None = None) -> Template:
+                naar: int | None = None, extra: dict | None = None) -> Template:
     page = await service.report_page(actor, report_id, van, naar)
     if typed is not None:  # show exactly what was typed (it was saved too)
         for item in page["fields"]:
@@ -57,7 +58,7 @@ async def _page(actor: Actor, report_id: int, notice: str | None = None, errors:
             if section["key"] in typed.sections:
                 section["text"] = typed.sections[section["key"]]
     return Template("reports/report.html", status_code=status_code,
-                    context={**page, "notice": notice, "errors": errors or []})
+                    context={**page, "notice": notice, "errors": errors or [], **(extra or {})})
 
 
 @get("/leercyclus", guards=[READ_GUARD], include_in_schema=False)
@@ -125,7 +126,7 @@ async def return_report(request: Request[Actor, Any, Any], report_id: FromPath[i
         raise
     except DomainError as exc:
         return await _page(request.user, report_id, errors=[{"field": exc.field, "message": exc.message}],
-                           status_code=exc.status_code)
+                           status_code=exc.status_code, extra={"typed_reason": str(data.get("reason") or "")})
     return Redirect(f"/leercyclus/rapportages/{report_id}?gedaan=teruggestuurd", status_code=303)
 
 
@@ -143,7 +144,7 @@ async def comment(request: Request[Actor, Any, Any], report_id: FromPath[int], d
         raise
     except DomainError as exc:
         return await _page(request.user, report_id, errors=[{"field": exc.field, "message": exc.message}],
-                           status_code=exc.status_code)
+                           status_code=exc.status_code, extra={"typed_body": str(data.get("body") or "")})
     return Redirect(f"/leercyclus/rapportages/{report_id}?gedaan=reactie#reacties", status_code=303)
 
 
@@ -266,7 +267,7 @@ async def save_template(request: Request[Actor, Any, Any], contract_id: FromPath
 # --- JSON -----------------------------------------------------------------------------------------
 
 
-@get("/api/v1/reports", guards=[READ_GUARD], tags=["reports"],
+@get("/api/v1/reports", guards=[READ_GUARD], tags=["reports"], responses=READ_ERRORS,
      summary="The learning-cycle reports the caller may read (status and dates; no content)")
 async def report_list_api(request: Request[Actor, Any, Any], periode: Text = None) -> dict:
     return await service.list_reports(request.user, _number(periode))

@@ -422,8 +422,19 @@ def allowed_report_actions(status: ReportStatus | str, parties: Iterable[ReportP
     return [action for (source, action), (_, who) in LIFECYCLE.items() if source is status and who in mine]
 
 
+MAX_REASON_CHARS = 2000
+
+
+def refuse_too_long(text: str | None, limit: int, field: str) -> None:
+    """Typed text beyond its limit is refused (the form keeps it), never cut off unseen."""
+    length = len((text or "").replace("\r\n", "\n"))
+    if length > limit:
+        raise InvalidInput(f"Deze tekst is te lang: hoogstens {limit} tekens (nu {length}).", field=field)
+
+
 def check_return_reason(reason: str | None) -> str:
-    text = clean_text(reason, 2000).strip()
+    refuse_too_long(reason, MAX_REASON_CHARS, "reason")
+    text = clean_text(reason, MAX_REASON_CHARS).strip()
     if len(text) < 5:
         raise InvalidInput("Geef bij het terugsturen aan wat er anders moet (minstens een korte zin).",
                            field="reason")

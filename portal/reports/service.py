@@ -9,6 +9,7 @@ submission keeps everything. Every submission is frozen as an immutable ``Report
 
 import json
 import statistics
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -22,7 +23,8 @@ from portal.contracts.tables import Contract, Subcontract
 from portal.db import read_transaction, write_transaction
 from portal.lib import exports
 from portal.lib.errors import Conflict, InvalidInput, NotFound
-from portal.lib.formatting import AMSTERDAM, format_date, format_datetime
+from portal.lib.formatting import AMSTERDAM, format_date, format_datetime, today_nl
+from portal.lib.pseudonym import refuse_bsn_in_text
 from portal.lib.tables_base import utc_now
 from portal.reports import rules
 from portal.reports.rules import (
@@ -63,10 +65,6 @@ class ReportInput:
 
     values: dict[str, str] = field(default_factory=dict)
     sections: dict[str, str] = field(default_factory=dict)
-
-
-def today_nl() -> date:
-    return datetime.now(AMSTERDAM).date()
 
 
 def _loads(value) -> dict:
@@ -296,7 +294,13 @@ async def start_report(actor: Actor, period_id: int) -> dict:
 
 
 def _clean_input(definition: TemplateDefinition, data: ReportInput, kind: str) -> dict:
-    """Only the template's own fields are kept, as typed (capped in length); nothing else."""
+    """Only the template's own fields are kept, as typed; nothing else. A narrative beyond its limit is refused
+    (the form keeps it), never cut off unseen."""
+    for item in definition.sections:
+        typed = (data.sections.get(item.key) or "").replace("\r\n", "\n")
+        if len(typed) > rules.MAX_SECTION_CHARS:
+            raise InvalidInput(f"De tekst bij '{item.title}' is te lang: hoogstens {rules.MAX_SECTION_CHARS:,} tekens "
+                               f"(nu {len(typed):,}).".replace(",", "."), field=f"tekst-{item.key}")
     values = {} if kind == ReportKind.CONTRACT else {
         item.key: rules.clean_text(data.values.get(item.key), 60).strip() for item in definition.indicators
         if item.key in data.values}
@@ -310,6 +314,8 @@ async def _save_draft_in_transaction(actor: Actor, facts: ReportFacts, row: dict
     rules.decide(row["status"], ReportAction.SAVE, _parties(actor, facts))
     definition = rules.parse_definition(row["definition"])
     cleaned = _clean_input(definition, data, row["kind"])
+    for key, text in cleaned["sections"].items():  # narratives are read by all three parties: no BSN in them
+        refuse_bsn_in_text(text, f"tekst-{key}")
     old = row["draft"]
     draft = {"values": {**(old.get("values") or {}), **cleaned["values"]},
              "sections": {**(old.get("sections") or {}), **cleaned["sections"]}}
@@ -431,6 +437,7 @@ async def _review(actor: Actor, report_id: int, action: ReportAction, reason: st
         changes: dict = {Report.status: target.value, Report.updated_at: now}
         if action is ReportAction.RETURN:
             changes[Report.returned_reason] = rules.check_return_reason(reason)
+            refuse_bsn_in_text(changes[Report.returned_reason], "reason")
         else:
             changes[Report.accepted_at] = now
         updated = await Report.update(changes).where(Report.id == report_id, Report.status == row["status"]).returning(
@@ -459,9 +466,11 @@ async def add_comment(actor: Actor, report_id: int, section: str | None, body: s
     policy.require_role(actor, policy.CASE_READER_ROLES, "rapportages")
     async with write_transaction():
         facts, row = await _readable_report(actor, report_id)
+        rules.refuse_too_long(body, rules.MAX_COMMENT_CHARS, "body")
         text = rules.clean_text(body, rules.MAX_COMMENT_CHARS).strip()
         if not text:
             raise InvalidInput("Schrijf eerst uw reactie.", field="body")
+        refuse_bsn_in_text(text, "body")
         definition = rules.parse_definition(row["definition"])
         keys = {item.key for item in definition.sections}
         section = (section or "").strip() or None
@@ -831,7 +840,9 @@ async def export_period(actor: Actor, period_id: int, fmt: str) -> tuple[str, by
     async with write_transaction():
         await audit.record(actor, "export", "report_period", period_id, contract_id=contract.contract_id,
                            new={"format": fmt, "rows": len(rows)})
-    safe = "".join(ch if ch.isalnum() else "-" for ch in f"{contract_row['name']}-{label}").strip("-").lower()
+    # ASCII only: a header is Latin-1, and a name is typed by people (accents become their letter)
+    plain = unicodedata.normalize("NFKD", f"{contract_row['name']}-{label}").encode("ascii", "ignore").decode()
+    safe = "".join(ch if ch.isalnum() else "-" for ch in plain).strip("-").lower() or "periode"
     return f"indicatoren-{safe}.{fmt}", content_bytes
 
 

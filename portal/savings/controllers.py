@@ -12,6 +12,7 @@ from portal.accounts.rules import Actor
 from portal.lib.codelists import ProductCategory
 from portal.lib.errors import InvalidInput
 from portal.lib.formatting import format_date
+from portal.lib.openapi import READ_ERRORS
 from portal.savings import service
 from portal.savings.rules import SOURCE_LABELS, level_label
 from portal.savings.schemas import parse_actual, parse_category_target, parse_investment, parse_terms, parse_year
@@ -118,6 +119,7 @@ async def set_category_target(request: Request[Actor, Any, Any], contract_id: Fr
 
 
 @get("/api/v1/contracts/{contract_id:int}/savings", guards=[SAVINGS_GUARD], tags=["savings"],
+     responses=READ_ERRORS,
      summary="The savings picture of one contract: trajectory, verdict, forecast, actuals and indicators")
 async def savings_api(request: Request[Actor, Any, Any], contract_id: FromPath[int]) -> dict:
     return await service.savings_overview(request.user, contract_id)

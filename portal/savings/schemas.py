@@ -27,8 +27,10 @@ def parse_amount(text: Any, *, field: str = "bedrag", allow_negative: bool = Fal
         return None
     match = _AMOUNT.match(raw.replace("\u00a0", " "))
     if not match:
-        raise InvalidInput(f"{AMOUNT_HINT} (niet: {raw!r}).", field=field)
+        raise InvalidInput(f"{AMOUNT_HINT} (niet: {raw[:40]!r}).", field=field)
     sign, euros, cents = match.groups()
+    if len(euros.replace(".", "")) > 15:  # int() refuses 4300+ digits with an error of its own
+        raise InvalidInput(f"Het bedrag {raw[:40]!r} is onwaarschijnlijk groot; controleer het.", field=field)
     value = int(euros.replace(".", "")) * 100 + int((cents or "0").ljust(2, "0"))
     if sign:
         if not allow_negative:

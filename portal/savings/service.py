@@ -6,7 +6,7 @@ transaction and audits every change. The maths is in ``rules.py``; this module o
 """
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 
 from piccolo.engine.postgres import PostgresEngine
 
@@ -19,7 +19,7 @@ from portal.db import engine, read_transaction, write_transaction
 from portal.lib import svg_charts
 from portal.lib.codelists import ProductCategory
 from portal.lib.errors import InvalidInput, NotFound, NotPermitted
-from portal.lib.formatting import AMSTERDAM, format_date, format_money
+from portal.lib.formatting import format_date, format_money, today_nl
 from portal.savings import rules
 from portal.savings.rules import Source
 from portal.savings.schemas import ActualInput, CategoryTargetInput, InvestmentInput, TermsInput, YearInput
@@ -28,10 +28,6 @@ from portal.savings.tables import Investment, SavingsActual, SavingsTarget
 SAVINGS_ROLES = frozenset({Role.CONTRACT_MANAGER, Role.COORDINATOR})
 WHAT = "besparingen"
 NOT_FOUND_ACTUAL = "Dit bedrag bestaat niet bij dit contract."
-
-
-def today_nl() -> date:
-    return datetime.now(AMSTERDAM).date()
 
 
 async def _authorized_contract(actor: Actor, contract_id: int) -> tuple[ContractFacts, dict]:
@@ -92,8 +88,9 @@ async def leading_indicators(contract_id: int) -> dict:
         local = "(e.occurred_at AT TIME ZONE 'Europe/Amsterdam')"
         year, quarter = f"EXTRACT(YEAR FROM {local})::int", f"EXTRACT(QUARTER FROM {local})::int"
     else:
-        year = "CAST(strftime('%Y', e.occurred_at) AS INTEGER)"
-        quarter = "((CAST(strftime('%m', e.occurred_at) AS INTEGER) + 2) / 3)"
+        local = "amsterdam_local(e.occurred_at)"  # portal.db: Amsterdam quarters on SQLite too
+        year = f"CAST(strftime('%Y', {local}) AS INTEGER)"
+        quarter = f"((CAST(strftime('%m', {local}) AS INTEGER) + 2) / 3)"
     # Collective: a referral to an algemene voorziening, or care started on a collective provision.
     # Individual: care started on a maatwerkvoorziening (a new individual provision).
     rows = await CaseEvent.raw(
@@ -103,20 +100,18 @@ async def leading_indicators(contract_id: int) -> dict:
         'FROM case_event e JOIN portal_case c ON c.id = e."case" '
         "WHERE e.contract = {} AND e.action IN ('refer_collective', 'start_care') "
         "GROUP BY 1, 2, 3", contract_id)
-    reassessed = await CaseEvent.raw(
-        "SELECT COUNT(DISTINCT r.\"case\") AS reassessed, COUNT(DISTINCT s.\"case\") AS stopped "
-        "FROM case_event r LEFT JOIN case_event s ON s.\"case\" = r.\"case\" AND s.action = 'end_care' "
-        "AND s.occurred_at >= r.occurred_at WHERE r.contract = {} AND r.action = 'reassessment'", contract_id)
+    # Provisions stopped after re-assessment: one rule with the rights page and the dashboard (portal.rights).
+    from portal.rights.rules import reassessment_summary
+    from portal.rights.service import reassessment_counts
+
+    reassessed = reassessment_summary(await reassessment_counts(contract_id))
     quarters = rules.indicators_per_quarter(rows)
-    counted = reassessed[0] if reassessed else {"reassessed": 0, "stopped": 0}
     return {
         "quarters": [{"quarter": q.quarter, "collective": q.collective, "individual": q.individual,
                       "collective_share_pct": q.collective_share_pct} for q in quarters],
         "reassessment": {
-            "has_data": bool(counted["reassessed"]), "reassessed": int(counted["reassessed"] or 0),
-            "stopped": int(counted["stopped"] or 0),
-            "stopped_pct": (int(counted["stopped"]) * 100 / int(counted["reassessed"]))
-            if counted["reassessed"] else None,
+            "has_data": bool(reassessed["talks"]), "reassessed": reassessed["talks"],
+            "stopped": reassessed["stopped"], "stopped_pct": reassessed["stopped_pct"],
         },
     }
 

@@ -10,6 +10,7 @@ from litestar.response import Redirect, Template
 from portal.accounts import auth, policy
 from portal.accounts.rules import Actor
 from portal.lib.errors import InvalidInput
+from portal.lib.openapi import READ_ERRORS
 from portal.signals import schemas, service
 from portal.signals.rules import Severity, SignalAction, SignalRule, SignalStatus
 
@@ -31,11 +32,13 @@ DONE_NOTICES = {
 
 @get("/signalen", guards=[READ_GUARD], include_in_schema=False)
 async def signal_inbox(request: Request[Actor, Any, Any], regel: Q = None, ernst: Q = None, status: Q = None,
-                       te_laat: Q = None) -> Template:
-    result = await service.list_signals(request.user, schemas.parse_filter(regel, ernst, status, te_laat))
+                       te_laat: Q = None, contract: Q = None) -> Template:
+    filters = schemas.parse_filter(regel, ernst, status, te_laat, contract)
+    result = await service.signal_inbox_page(request.user, filters)
     return Template("signals/inbox.html", context={
         **result,
-        "filters": {"regel": regel or "", "ernst": ernst or "", "status": status or "actief", "te_laat": bool(te_laat)},
+        "filters": {"regel": regel or "", "ernst": ernst or "", "status": status or "actief", "te_laat": bool(te_laat),
+                    "contract": str(filters.contract_id or "")},
         "rules": [(rule.value, rule.label) for rule in SignalRule],
         "severities": [(sev.value, sev.label) for sev in Severity],
         "statuses": [("actief", "Actief (open, toegelicht, geëscaleerd)"), ("alle", "Alle"),
@@ -100,11 +103,11 @@ async def raise_signal(request: Request[Actor, Any, Any], data: Form) -> Templat
     return Redirect(f"/signalen/{created['id']}?gedaan=gemeld", status_code=303)
 
 
-@get("/api/v1/signals", guards=[READ_GUARD], tags=["signals"],
-     summary="The signals the caller may see (filters: regel, ernst, status, te_laat), with counts")
+@get("/api/v1/signals", guards=[READ_GUARD], tags=["signals"], responses=READ_ERRORS,
+     summary="The signals the caller may see (filters: regel, ernst, status, te_laat, contract), with counts")
 async def signal_list_api(request: Request[Actor, Any, Any], regel: Q = None, ernst: Q = None, status: Q = None,
-                          te_laat: Q = None) -> dict:
-    result = await service.list_signals(request.user, schemas.parse_filter(regel, ernst, status, te_laat))
+                          te_laat: Q = None, contract: Q = None) -> dict:
+    result = await service.list_signals(request.user, schemas.parse_filter(regel, ernst, status, te_laat, contract))
     result.pop("digest", None)
     return result
 

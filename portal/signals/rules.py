@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import date
 from enum import Enum, StrEnum
 from fractions import Fraction
+from functools import lru_cache
 from uuid import UUID
 
 from portal.accounts.rules import Role
@@ -29,6 +30,9 @@ from portal.lib.calendar_nl import add_working_days, working_days_between
 from portal.lib.codelists import CodeList, EndReason, ProvisionType, RejectionReason
 from portal.lib.errors import IllegalTransition, InvalidInput, NotPermitted
 from portal.lib.formatting import format_date, format_money, format_number, format_percentage
+
+# A scan drafts thousands of signals whose texts repeat the same few hundred dates: format each once.
+format_date = lru_cache(maxsize=8192)(format_date)
 
 S = CaseStatus
 A = CaseAction
@@ -133,6 +137,12 @@ class SignalDraft:
     escalation_level: int = 0
 
 
+@lru_cache(maxsize=64)
+def _response_due(today: date, days: int) -> date:
+    """``add_working_days``, cached: a scan drafts thousands of signals on one day."""
+    return add_working_days(today, days)
+
+
 def _draft(
     rule: SignalRule,
     *,
@@ -157,7 +167,7 @@ def _draft(
         detail=detail,
         owner_party=owner,
         contract_id=contract_id,
-        response_due=add_working_days(today, spec.response_days),
+        response_due=_response_due(today, spec.response_days),
         **fields,  # type: ignore[arg-type]
     )
 
@@ -478,6 +488,8 @@ def raised_signal(
         raise InvalidInput(f"De titel mag hoogstens {MAX_TITLE} tekens lang zijn.", field="title")
     if not detail:
         raise InvalidInput("Beschrijf wat er aan de hand is.", field="detail")
+    if len(detail) > MAX_TEXT:
+        raise InvalidInput(f"De beschrijving mag hoogstens {MAX_TEXT} tekens lang zijn.", field="detail")
     return _draft(
         R.RAISED,
         key=raised_key(signal_uuid),
@@ -711,16 +723,21 @@ def find_outliers(
     z_exact = Fraction(str(z))
     rates = {sub: Fraction(num, den) for sub, (num, den) in figures.items() if den >= min_volume}
     findings = []
+    peer_count = len(rates) - 1
+    if peer_count < MIN_PEERS:
+        return findings
+    # Leave-one-out from two sums (exact in fractions, so equal to summing the peers one by one):
+    # peers' mean = (S - r) / n, population variance = (Q - r^2) / n - mean^2.
+    total = sum(rates.values(), Fraction(0))
+    squares = sum((rate * rate for rate in rates.values()), Fraction(0))
     for sub in sorted(rates):
-        peers = [rate for other, rate in rates.items() if other != sub]
-        if len(peers) < MIN_PEERS:
-            continue
-        mean = sum(peers, Fraction(0)) / len(peers)
-        variance = sum(((rate - mean) ** 2 for rate in peers), Fraction(0)) / len(peers)  # population
-        difference = rates[sub] - mean
+        rate = rates[sub]
+        mean = (total - rate) / peer_count
+        variance = (squares - rate * rate) / peer_count - mean * mean  # population
+        difference = rate - mean
         # |difference| >= z * std, compared squared to stay exact; and at least the minimum difference.
         if abs(difference) >= threshold and difference**2 >= z_exact**2 * variance:
-            findings.append(OutlierFinding(sub, rates[sub], mean, float(variance) ** 0.5, len(peers)))
+            findings.append(OutlierFinding(sub, rate, mean, float(variance) ** 0.5, peer_count))
     return findings
 
 

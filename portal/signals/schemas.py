@@ -27,6 +27,11 @@ def parse_raise(data: dict[str, Any]) -> RaiseInput:
                       confidential=_text(data, "confidential").strip().lower() in TRUE_VALUES)
 
 
-def parse_filter(regel: str | None, ernst: str | None, status: str | None, te_laat: str | None) -> SignalFilter:
+def parse_filter(regel: str | None, ernst: str | None, status: str | None, te_laat: str | None,
+                 contract: str | None = None) -> SignalFilter:
+    raw_contract = (contract or "").strip()
+    if raw_contract and not (raw_contract.isascii() and raw_contract.isdigit() and len(raw_contract) <= 12):
+        raise InvalidInput("Kies een contract uit de lijst.", field="contract")
     return SignalFilter(rule=(regel or "").strip() or None, severity=(ernst or "").strip() or None,
-                        status=(status or "").strip() or None, overdue=(te_laat or "").strip().lower() in TRUE_VALUES)
+                        status=(status or "").strip() or None, overdue=(te_laat or "").strip().lower() in TRUE_VALUES,
+                        contract_id=int(raw_contract) if raw_contract else None)

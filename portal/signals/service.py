@@ -11,18 +11,19 @@ touches a signal a person resolved.
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
+from functools import lru_cache
 
 from piccolo.columns.combination import WhereRaw
-from piccolo.query.functions.aggregate import Count
+from piccolo.query.functions.aggregate import Count, Min
 
 from portal.accounts import audit, policy
 from portal.accounts.rules import Actor, Role, default_purpose
 from portal.accounts.tables import Organisation, User
-from portal.cases.clocks import CaseDates, StatusChange, compute_clocks
+from portal.cases.clocks import CLOCKS, CaseDates, ClockState, StatusChange, TermUnit, compute_clocks, term_deadline
 from portal.cases.rules import (
     TERMINAL_STATUSES,
     CaseAction,
@@ -34,11 +35,12 @@ from portal.cases.rules import (
 )
 from portal.cases.tables import Case, CaseEvent
 from portal.contracts.tables import Contract, StatusNorm, Subcontract
-from portal.db import read_transaction, write_transaction
+from portal.db import engine, read_transaction, write_transaction
 from portal.lib.calendar_nl import add_working_days, is_working_day
 from portal.lib.errors import Conflict, InvalidInput, NotFound, NotPermitted
-from portal.lib.formatting import AMSTERDAM, format_date
+from portal.lib.formatting import AMSTERDAM, format_date, today_nl
 from portal.lib.mail import Mail, SmtpConfig, send_mails
+from portal.lib.pseudonym import refuse_bsn_in_text
 from portal.lib.tables_base import utc_now
 from portal.reports.tables import Report, ReportPeriod
 from portal.savings import service as savings_service
@@ -73,10 +75,6 @@ OUTLIER_WINDOW_DAYS = 365
 OUTLIER_PERIOD = "afgelopen 12 maanden"  # in the dedup key: one signal per subcontractor and metric
 RE_REPORT_STATUSES = (CaseStatus.CLOSED.value, CaseStatus.ENDED.value)
 PAGE_SIZE = 200
-
-
-def today_nl() -> date:
-    return datetime.now(AMSTERDAM).date()
 
 
 def _day(moment: datetime | date) -> date:
@@ -180,11 +178,18 @@ async def upsert_drafts(drafts: Sequence[SignalDraft], parties: dict[int, Partie
     if parties is None or any(draft.contract_id not in parties for draft in drafts):
         parties = {**(parties or {}), **await _parties({draft.contract_id for draft in drafts})}
     by_key = {draft.dedup_key: draft for draft in drafts}  # one row per key in one statement
+    keys = list(by_key)
+    existing: dict[str, dict] = {}
+    for batch in _chunks(keys, IN_BATCH):
+        for row in await Signal.select(Signal.dedup_key, Signal.status, Signal.severity, Signal.escalation_level,
+                                       Signal.title, Signal.detail).where(Signal.dedup_key.is_in(list(batch))):
+            existing[row["dedup_key"]] = row
+    result.created = len(set(keys) - set(existing))
+    # Rows the statement below would leave alone anyway (a resolved signal; an active one with the same
+    # figures) are not sent at all: an idle rerun then writes nothing. The ON CONFLICT clause still decides.
+    changed = [draft for draft in by_key.values() if _would_change(existing.get(draft.dedup_key), draft)]
     now = utc_now()
-    for batch in _chunks(list(by_key.values()), UPSERT_BATCH):
-        keys = [draft.dedup_key for draft in batch]
-        existing = {row["dedup_key"] for row in await Signal.select(Signal.dedup_key).where(
-            Signal.dedup_key.is_in(keys))}
+    for batch in _chunks(changed, UPSERT_BATCH):
         values: list[object] = []
         for draft in batch:
             values += [draft.contract_id, draft.rule.value, draft.severity.value, draft.dedup_key,
@@ -194,9 +199,18 @@ async def upsert_drafts(drafts: Sequence[SignalDraft], parties: dict[int, Partie
         sql = (f"INSERT INTO signal ({', '.join(_COLUMNS)}) VALUES "  # noqa: S608 (no input in the SQL text)
                + ", ".join(_ROW for _ in batch) + _ON_CONFLICT)
         written = await Signal.raw(sql, *values)
-        result.created += len(set(keys) - existing)
         result.updated += sum(1 for row in written if row["dedup_key"] in existing)
     return result
+
+
+def _would_change(row: dict | None, draft: SignalDraft) -> bool:
+    """Whether the upsert's ON CONFLICT clause would insert or update for this draft (see ``_ON_CONFLICT``)."""
+    if row is None or row["status"] == _CLOSED:
+        return True
+    if row["status"] == _RESOLVED:
+        return False
+    return (row["severity"], row["escalation_level"], row["title"], row["detail"]) != (
+        draft.severity.value, draft.escalation_level, draft.title, draft.detail)
 
 
 # --- event-driven rules (inside the case event's transaction) ---------------------------------------
@@ -298,7 +312,7 @@ class RuleOutcome:
     candidates: int
     # dedup keys the rule looked at: an active signal with such a key that is no longer drafted has lost its
     # cause. None: the rule looked at everything (every active signal of the rule is in scope).
-    evaluated: set[str] | None = None
+    evaluated: Container[str] | None = None
 
 
 async def run_scan(today: date | None = None) -> ScanSummary:
@@ -329,7 +343,7 @@ async def run_scan(today: date | None = None) -> ScanSummary:
     return summary
 
 
-async def _auto_close(rule: SignalRule, produced: set[str], evaluated: set[str] | None) -> int:
+async def _auto_close(rule: SignalRule, produced: set[str], evaluated: Container[str] | None) -> int:
     """Close the rule's active signals whose cause has gone, with the rules' reason (set-based update)."""
     active = await Signal.select(Signal.id, Signal.dedup_key, Signal.case, Signal.status).where(
         Signal.rule == rule.value, Signal.status.is_in(ACTIVE))
@@ -404,25 +418,167 @@ async def _scan_stalled(today: date, parties: dict[int, Parties]) -> RuleOutcome
 
 
 STATUS_STEPS = WhereRaw("(from_status IS NULL OR from_status <> to_status OR action = 'decline')")
+_STEP_SQL = "(e.from_status IS NULL OR e.from_status <> e.to_status OR e.action = 'decline')"
+_LEGAL_CLOCKS = tuple(clock for clock in CLOCKS if clock.code in rules.LEGAL_TERM_CLOCKS)
+# The set-based path below covers clocks of this shape: a key date starts them, statuses (and optionally a key
+# date) stop them, a term in weeks that on_hold pauses. A clock of another shape would need the exact path only.
+assert all(clock.starts_at and clock.unit is TermUnit.WEEKS and clock.pausable and not clock.runs_to_deadline
+           and not clock.needs_beschikking for clock in _LEGAL_CLOCKS)
+
+
+def _literal(value: date | datetime, postgres: bool) -> str:
+    """A date or UTC moment as an SQL literal, stored the way each database stores the column (Piccolo's
+    SQLite adapters: ISO dates, ``str()`` of a UTC datetime). Only values computed here, never input."""
+    if isinstance(value, datetime):
+        text = str(value.astimezone(UTC))
+        return f"'{text}'::timestamptz" if postgres else f"'{text}'"
+    return f"'{value.isoformat()}'::date" if postgres else f"'{value.isoformat()}'"
+
+
+@lru_cache(maxsize=4)
+def _days_values(earliest: date, today: date, postgres: bool) -> str:
+    """Every day from the earliest start up to today: the moment it begins (Amsterdam midnight, in UTC) and,
+    per legal clock, its deadline when nothing pauses it and the moment after that deadline."""
+    rows = []
+    for n in range((today - earliest).days + 1):
+        day = earliest + timedelta(days=n)
+        values = [_literal(day, postgres), _literal(_start_of(day), postgres)]
+        for clock in _LEGAL_CLOCKS:
+            deadline = term_deadline(clock, day)
+            values += [_literal(deadline, postgres), _literal(_start_of(deadline + timedelta(days=1)), postgres)]
+        rows.append(f"({', '.join(values)})")
+    return ", ".join(rows)
+
+
+def _as_moment(value: datetime | str | None) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        return value
+    moment = datetime.fromisoformat(value)  # SQLite hands back the stored text for an aggregate
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 async def _scan_legal_terms(today: date, parties: dict[int, Parties]) -> RuleOutcome:
-    """Candidates by date cut-offs (a term of 6 weeks after the melding or 2 weeks after the aanvraag can
-    only be exceeded by cases older than that), then the clocks for those cases only, their events loaded
-    with one is_in() query per batch of ids."""
+    """Set-based: candidates by date cut-offs (a term of 6 weeks after the melding or 2 weeks after the
+    aanvraag can only be exceeded by cases older than that), and per candidate one grouped pass over its
+    status steps that finds, per clock, the first step that stops it (on or after the clock's start, up to
+    today) and whether the case was ever on hold. Without a pause a clock's deadline depends on its start
+    date only: it is computed once per distinct date (``term_deadline``), so per case only a comparison
+    remains. A case that was on hold (a pause moves the deadline) gets the exact clocks of
+    ``compute_clocks`` from its status history. Both give what ``compute_clocks`` gives (tests compare)."""
     assessment_cut = today - timedelta(weeks=6)
     decision_cut = today - timedelta(weeks=2)
     old_enough = (Case.melding_date <= assessment_cut) | (Case.aanvraag_date <= decision_cut)
     undecided = Case.decision_date.is_null() & Case.status.not_in([s.value for s in TERMINAL_STATUSES])
     recently_decided = Case.decision_date >= today - timedelta(days=LEGAL_TERM_LOOKBACK_DAYS)
-    rows = await Case.select(Case.id, Case.contract, Case.subcontractor, Case.melding_date, Case.aanvraag_date,
-                             Case.decision_date, Case.beschikking_issued).where(
-        old_enough, undecided | recently_decided)
+    where = old_enough & (undecided | recently_decided)
+    bounds = await Case.select(Min(Case.melding_date, alias="melding"), Min(Case.aanvraag_date, alias="aanvraag")
+                               ).where(where).first()
+    earliest = min((day for day in (bounds or {}).values() if day is not None), default=None)
+    if earliest is None:
+        return RuleOutcome([], 0, set())
+    postgres = engine().engine_type == "postgres"
+    earliest = date.fromisoformat(earliest) if isinstance(earliest, str) else earliest
+    columns, joins, flags = [], [], []
+    for clock in _LEGAL_CLOCKS:
+        code = clock.code
+        stops = ", ".join(f"'{status.value}'" for status in sorted(clock.stops_on_entering))
+        joins.append(f"LEFT JOIN days AS {code}_day ON {code}_day.on_day = portal_case.{clock.starts_at}")
+        columns.append(f"min(CASE WHEN e.to_status IN ({stops}) AND e.occurred_at >= {code}_day.opens "
+                       f"THEN e.occurred_at END) AS {code}_stop")
+        # exceeded (when never paused): started by today, the deadline passed, no stopping step on or before
+        # the deadline, and no stopping key date on or before it (see _unpaused_clock, which builds the clock)
+        key_stop = (f" AND NOT (g.{clock.stops_at} IS NOT NULL AND g.{clock.stops_at} <= {_literal(today, postgres)}"
+                    f" AND g.{clock.stops_at} <= {code}_term.{code}_deadline)") if clock.stops_at else ""
+        flags.append(f"CASE WHEN {code}_term.on_day IS NOT NULL AND {code}_term.{code}_deadline < "
+                     f"{_literal(today, postgres)} AND (g.{code}_stop IS NULL OR g.{code}_stop >= "
+                     f"{code}_term.{code}_late){key_stop} THEN 1 ELSE 0 END AS {code}_exceeded")
+    case_columns = ", ".join(f"portal_case.{name}" for name in (
+        "id", "contract", "subcontractor", "melding_date", "aanvraag_date", "decision_date", "beschikking_issued"))
+    tomorrow = _literal(_start_of(today + timedelta(days=1)), postgres)
+    day_columns = ", ".join(f"{clock.code}_deadline, {clock.code}_late" for clock in _LEGAL_CLOCKS)
+    term_joins = " ".join(f"LEFT JOIN days AS {clock.code}_term ON {clock.code}_term.on_day = g.{clock.starts_at}"
+                          for clock in _LEGAL_CLOCKS)
+    # statuses, dates and column names from our own definitions, never input
+    sql = (
+        f"WITH days (on_day, opens, {day_columns}) AS (VALUES {_days_values(earliest, today, postgres)}), "  # noqa: S608
+        f"g AS (SELECT {case_columns}, {', '.join(columns)}, "
+        f"max(CASE WHEN e.to_status = '{CaseStatus.ON_HOLD.value}' THEN 1 ELSE 0 END) AS holds "
+        f"FROM portal_case {' '.join(joins)} "
+        f'LEFT JOIN case_event AS e ON e."case" = portal_case.id AND {_STEP_SQL} AND e.occurred_at < {tomorrow} '
+        "WHERE {} GROUP BY portal_case.id) "
+        f"SELECT g.*, {', '.join(flags)} FROM g {term_joins}"
+    )
+    rows = await Case.raw(sql, where.querystring)
+    cases: list[CaseClocks] = []
+    paused: list[dict] = []
+    exceeded_columns = [f"{clock.code}_exceeded" for clock in _LEGAL_CLOCKS]
+    for row in rows:
+        if row["holds"]:
+            paused.append(row)
+            continue
+        if not any(row[column] for column in exceeded_columns):
+            continue
+        dates = _case_dates(row)
+        clocks = []
+        for clock in _LEGAL_CLOCKS:
+            state = _unpaused_clock(clock, dates, _as_moment(row[f"{clock.code}_stop"]), today)
+            if state is not None:
+                clocks.append(state)
+        if clocks:
+            cases.append(CaseClocks(row["id"], row["contract"], row["subcontractor"], clocks))
+    cases += await _paused_case_clocks(paused, today)
+    return RuleOutcome(rules.legal_term_signals(cases, today), len(rows), _LegalTermKeys({row["id"] for row in rows}))
+
+
+class _LegalTermKeys:
+    """The legal-term keys of the evaluated cases (``legal_term_key`` of each case and clock), as a container
+    that answers ``key in ...`` without building every key: the auto-close asks only about active signals."""
+
+    def __init__(self, case_ids: set[int]) -> None:
+        self.case_ids = case_ids
+
+    def __contains__(self, key: object) -> bool:
+        if not isinstance(key, str):
+            return False
+        prefix, _, clock = key.rpartition(":")
+        case_id = prefix.rpartition(":")[2]
+        if not case_id.isdigit() or int(case_id) not in self.case_ids or clock not in rules.LEGAL_TERM_CLOCKS:
+            return False
+        return key == rules.legal_term_key(int(case_id), clock)
+
+
+def _case_dates(row: dict) -> CaseDates:
+    def day(value: date | str | None) -> date | None:
+        return date.fromisoformat(value) if isinstance(value, str) else value
+
+    return CaseDates(day(row["melding_date"]), day(row["aanvraag_date"]), day(row["decision_date"]),
+                     bool(row["beschikking_issued"]))
+
+
+def _unpaused_clock(clock, dates: CaseDates, first_stop: datetime | None, today: date) -> ClockState | None:
+    """An exceeded clock of a case that was never on hold (None when not exceeded or not started): what
+    ``compute_clocks`` gives for it, from the first stopping step and the key dates."""
+    start = getattr(dates, clock.starts_at)
+    if start is None or start > today:
+        return None
+    deadline = term_deadline(clock, start)
+    stops = [_day(first_stop)] if first_stop is not None else []
+    stop_date = getattr(dates, clock.stops_at) if clock.stops_at else None
+    if stop_date is not None and stop_date <= today:
+        stops.append(max(stop_date, start))
+    stopped_on = min(stops, default=None)
+    if (stopped_on or today) <= deadline:
+        return None  # met, or still running within the term
+    return ClockState(
+        code=clock.code, label=clock.label, legal_basis=clock.legal_basis, started_on=start, deadline=deadline,
+        stopped_on=stopped_on, paused=False, days_left=None if stopped_on else (deadline - today).days,
+        exceeded_since=deadline + timedelta(days=1), met=False if stopped_on else None, unit=clock.unit.value)
+
+
+async def _paused_case_clocks(rows: list[dict], today: date) -> list[CaseClocks]:
+    """The exact clocks of the cases that were on hold, from their status steps (one query per batch)."""
     history: dict[int, list[StatusChange]] = defaultdict(list)
-    ids = [row["id"] for row in rows]
-    for batch in _chunks(ids, IN_BATCH):
-        # only the steps that change the status (and declines, which restart the allocation clock): notes and
-        # other non-status events can outnumber them many times and change no clock
+    for batch in _chunks([row["id"] for row in rows], IN_BATCH):
         events = await CaseEvent.select(CaseEvent.case, CaseEvent.occurred_at, CaseEvent.to_status).where(
             CaseEvent.case.is_in(list(batch)), STATUS_STEPS).order_by(CaseEvent.case).order_by(
             CaseEvent.occurred_at).order_by(CaseEvent.id)
@@ -430,13 +586,10 @@ async def _scan_legal_terms(today: date, parties: dict[int, Parties]) -> RuleOut
             history[event["case"]].append(StatusChange(_day(event["occurred_at"]), CaseStatus(event["to_status"])))
     cases = []
     for row in rows:
-        dates = CaseDates(row["melding_date"], row["aanvraag_date"], row["decision_date"],
-                          bool(row["beschikking_issued"]))
         changes = sorted(history.get(row["id"], []), key=lambda change: change.at)
-        cases.append(CaseClocks(row["id"], row["contract"], row["subcontractor"],
-                                compute_clocks(dates, changes, today)))
-    evaluated = {rules.legal_term_key(case_id, clock) for case_id in ids for clock in rules.LEGAL_TERM_CLOCKS}
-    return RuleOutcome(rules.legal_term_signals(cases, today), len(rows), evaluated)
+        clocks = compute_clocks(_case_dates(row), changes, today, _LEGAL_CLOCKS)
+        cases.append(CaseClocks(row["id"], row["contract"], row["subcontractor"], clocks))
+    return cases
 
 
 async def _scan_reports(today: date, parties: dict[int, Parties]) -> RuleOutcome:
@@ -555,10 +708,20 @@ class SignalFilter:
     severity: str | None = None
     status: str | None = None  # None/"actief": open, acknowledged, escalated; "alle": every status
     overdue: bool = False
+    contract_id: int | None = None  # one contract of the actor's (another contract: "not found")
+
+
+async def _check_contract(actor: Actor, filters: SignalFilter) -> None:
+    """A contract filter names one of the actor's own contracts; any other is "not found" (says nothing of it)."""
+    if filters.contract_id is not None and not await Contract.exists().where(
+            Contract.id == filters.contract_id, policy.contract_scope(actor)):
+        raise NotFound(policy.NOT_FOUND_CONTRACT)
 
 
 def _filter_clauses(filters: SignalFilter, today: date, *, facets: bool = False) -> list:
     clauses = []
+    if filters.contract_id is not None:
+        clauses.append(Signal.contract == filters.contract_id)
     status = (filters.status or "actief").strip()
     if status == "actief":
         clauses.append(Signal.status.is_in(ACTIVE))
@@ -615,6 +778,7 @@ async def list_signals(actor: Actor, filters: SignalFilter, today: date | None =
     clauses = [scope, *_filter_clauses(filters, today)]
     facet_clauses = [scope, *_filter_clauses(filters, today, facets=True)]
     async with read_transaction():
+        await _check_contract(actor, filters)
         rows = await Signal.select(*SIGNAL_COLUMNS).where(*clauses).order_by(
             Signal.response_due).order_by(Signal.id).limit(PAGE_SIZE)
         total = await Signal.count().where(*clauses)
@@ -637,12 +801,21 @@ async def list_signals(actor: Actor, filters: SignalFilter, today: date | None =
     }
 
 
+async def signal_inbox_page(actor: Actor, filters: SignalFilter, today: date | None = None) -> dict:
+    """The inbox page: ``list_signals`` plus the choices of its contract filter (the actor's contracts)."""
+    result = await list_signals(actor, filters, today)
+    contracts = await Contract.select(Contract.id, Contract.name).where(policy.contract_scope(actor)).order_by(
+        Contract.name).order_by(Contract.id)
+    return {**result, "contract_choices": contracts}
+
+
 async def signal_export_ids(actor: Actor, filters: SignalFilter, today: date | None = None) -> list[int]:
     """The ids of every signal of the filtered inbox, in the inbox's order (one narrow query; the export
     then loads the rows in batches with ``signal_export_rows``)."""
     policy.require_role(actor, policy.SIGNAL_READER_ROLES, "signalen")
     clauses = [policy.signal_scope(actor), *_filter_clauses(filters, today or today_nl())]
     async with read_transaction():
+        await _check_contract(actor, filters)
         rows = await Signal.select(Signal.id).where(*clauses).order_by(Signal.response_due).order_by(Signal.id)
     return [row["id"] for row in rows]
 
@@ -726,6 +899,7 @@ async def act_on_signal(actor: Actor, signal_id: int, action: str, text: str | N
         is_owner, is_municipality = _roles_on(actor, row)
         target, cleaned = rules.decide_signal_transition(row["status"], parsed, actor.role, is_owner,
                                                          is_municipality, text)
+        refuse_bsn_in_text(cleaned, "text")
         now = utc_now()
         changes: dict = {Signal.status: target.value, Signal.updated_at: now}
         if target is SignalStatus.RESOLVED:
@@ -754,6 +928,7 @@ async def comment_on_signal(actor: Actor, signal_id: int, body: str | None) -> d
         raise InvalidInput("Schrijf een reactie.", field="body")
     if len(cleaned) > rules.MAX_TEXT:
         raise InvalidInput(f"Een reactie mag hoogstens {rules.MAX_TEXT} tekens lang zijn.", field="body")
+    refuse_bsn_in_text(cleaned, "body")
     async with write_transaction():
         row = await _load(actor, signal_id)
         if policy.signal_content_hidden(actor, row["confidential"], row["raised_by_organisation"]):
@@ -796,6 +971,8 @@ async def raise_signal(actor: Actor, data: RaiseInput, today: date | None = None
         raise InvalidInput("Kies het contract waar het signaal over gaat.", field="contract_id")
     if data.confidential and actor.role is not Role.SUBCONTRACTOR:
         raise InvalidInput("Alleen een onderaannemer kan een signaal vertrouwelijk melden.", field="confidential")
+    refuse_bsn_in_text(data.title, "title")
+    refuse_bsn_in_text(data.detail, "detail")
     async with write_transaction():
         contract = await Contract.select(Contract.id).where(Contract.id == data.contract_id,
                                                             policy.contract_scope(actor)).first()
@@ -931,5 +1108,6 @@ async def _mail_digests(settings: Settings, summary: DigestSummary) -> DigestSum
 __all__ = [
     "DigestSummary", "RaiseInput", "ScanSummary", "SignalFilter", "UpsertResult",
     "act_on_signal", "comment_on_signal", "get_signal", "list_signals", "on_case_event", "on_case_registered",
-    "raise_choices", "raise_signal", "run_scan", "send_digests", "stalled_cutoff", "upsert_drafts",
+    "raise_choices", "raise_signal", "run_scan", "send_digests", "signal_inbox_page", "stalled_cutoff",
+    "upsert_drafts",
 ]

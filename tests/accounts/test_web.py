@@ -10,6 +10,7 @@ from portal.accounts import auth
 from portal.accounts.store import DatabaseStore
 from portal.accounts.tables import AuditEntry, SessionRecord, User
 from portal.app import create_app
+from portal.lib.formatting import format_date, today_nl
 from portal.settings import Settings
 from tests import factories
 
@@ -284,7 +285,7 @@ async def test_the_contract_manager_filters_the_audit_trail_by_dutch_dates(app):
     manager = await factories.user(municipality, "contract_manager")
     async with factories.logged_in(app, coordinator) as http:
         assert (await http.get(f"/casussen/{case.id}", headers=HTML)).status_code == 200
-    today = datetime.now(UTC).strftime("%d-%m-%Y")
+    today = format_date(today_nl())  # the audit page reads van/tot as Amsterdam dates
     async with factories.logged_in(app, manager) as http:
         page = await http.get(f"/beheer/audit?van={today}&tot={today}&casus={case.case_number}", headers=HTML)
         assert page.status_code == 200

@@ -11,6 +11,7 @@ from portal.cases.rules import TransitionInput
 from portal.cases.schemas import CaseCommand, NewCase
 from portal.cases.tables import Case, CaseEvent
 from portal.lib.errors import InvalidInput, NotPermitted
+from portal.lib.formatting import format_date, today_nl
 from tests import factories
 
 BSN = "111222333"
@@ -85,7 +86,7 @@ async def test_a_good_file_imports_every_case_and_event_with_its_history(world):
     history = await CaseEvent.select(CaseEvent.action, CaseEvent.occurred_at).where(
         CaseEvent.case == second["id"]).order_by(CaseEvent.id)
     assert [e["action"] for e in history] == ["register", "start_assessment", "reject", "close"]
-    assert history[-1]["occurred_at"].date() == date(2026, 11, 4)
+    assert service.local_date(history[-1]["occurred_at"]) == date(2026, 11, 4)
     summary = await AuditEntry.select().where(AuditEntry.object_type == "case_import")
     assert len(summary) == 1
 
@@ -138,7 +139,7 @@ async def test_the_lifecycle_is_simulated_across_rows_in_file_order(world):
         event("accept", "A"),                                                    # 4: accept before the request
         event("request_allocation", "A", onderaannemer=str(world["org_b"].id)),  # 5: fine from assessment
         event("request_allocation", "A", onderaannemer=str(world["org_a"].id)),  # 6: already requested
-        event("withdraw", "A"),                                                  # 7: fine
+        event("withdraw", "A", reden="L2", bezwaarinformatie="ja"),              # 7: fine
         event("close", "A"),                                                     # 8: fine
         event("start_assessment", "A"),                                          # 9: closed
     )
@@ -170,7 +171,7 @@ async def test_events_for_existing_cases_by_case_number_start_from_their_current
     case = await service.act_on_case(world["coordinator"], case["id"], CaseCommand("start_assessment", 1))
     await service.act_on_case(world["coordinator"], case["id"], CaseCommand(
         "request_allocation", 2, TransitionInput(subcontractor_id=world["org_a"].id)))
-    today = date.today().strftime("%d-%m-%Y")
+    today = format_date(today_nl())
     number = case["case_number"]
     # the subcontractor's own system sends its answer and the start of care
     data = csv(event("accept", case_number=number, datum=today), event("start_care", case_number=number, datum=today))

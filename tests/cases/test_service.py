@@ -135,7 +135,8 @@ async def test_two_people_acting_at_once_one_wins_and_nothing_is_lost(world):
     case = await act(world, "coordinator", case, "start_assessment", 1)
     results = await asyncio.gather(
         act(world, "coordinator", case, "request_allocation", 2, subcontractor_id=world["org_a"].id),
-        act(world, "coordinator", case, "withdraw", 2, note="Inwoner belde af"),
+        act(world, "coordinator", case, "withdraw", 2, note="Inwoner belde af", reason_code="L2",
+            objection_info_given=True),
         return_exceptions=True,
     )
     winners = [r for r in results if isinstance(r, dict)]
@@ -190,10 +191,12 @@ async def test_a_bsn_typed_into_a_note_is_refused_and_nothing_is_saved(world):
     assert await Case.count() == 0
     case = await service.register_case(world["coordinator"], new_case(world))
     with pytest.raises(InvalidInput):
-        await act(world, "coordinator", case, "withdraw", 1, note="bsn 1112.22.333 trekt zich terug")
+        await act(world, "coordinator", case, "withdraw", 1, note="bsn 1112.22.333 trekt zich terug",
+                  reason_code="L2", objection_info_given=True)
     await act(world, "coordinator", case, "start_assessment", 1)
     with pytest.raises(InvalidInput) as raised:
-        await act(world, "coordinator", case, "refer_collective", 2, referred_to="Buurthuis, BSN 123456782")
+        await act(world, "coordinator", case, "refer_collective", 2, referred_to="Buurthuis, BSN 123456782",
+                  objection_info_given=True)
     assert raised.value.field == "referred_to"
     assert await CaseEvent.count().where(CaseEvent.note.like("%123456782%")) == 0
     assert await CaseEvent.count().where(CaseEvent.referred_to.like("%123456782%")) == 0

@@ -2,13 +2,14 @@
 the waiting list, the subcontractor's inbox, and the case list with filters and keyset pages."""
 
 import re
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 
 from portal.cases import service
 from portal.cases.tables import Case, CaseEvent
 from portal.contracts.tables import StatusNorm
+from portal.lib.formatting import AMSTERDAM
 from portal.piccolo_app import ALL_TABLES
 from tests import factories
 
@@ -144,7 +145,7 @@ async def test_every_action_through_its_form(app, world):
             (sub_b, "end_care", {"end_reason": "19"}, ("ended", org_b)),
             (coordinator, "close", {}, ("closed", org_b)),
             (coordinator, "reopen", {"note": "Inwoner meldt zich opnieuw"}, ("reopened", org_b)),
-            (coordinator, "withdraw", {}, ("withdrawn", org_b)),
+            (coordinator, "withdraw", {"reason_code": "L2", "objection_info_given": "ja"}, ("withdrawn", org_b)),
         ]
         for http, action, fields, expected in steps:
             page_before = await http.get(f"/casussen/{case_id}", headers={"accept": "text/html"})
@@ -165,7 +166,8 @@ async def test_every_action_through_its_form(app, world):
         assert response.status_code == 303 and await status_of(rejected) == ("rejected", None)
         referred = await register(world, coordinator)
         await act(coordinator, referred, "start_assessment")
-        response = await act(coordinator, referred, "refer_collective", verwezen="naar", referred_to="Wijkteam")
+        response = await act(coordinator, referred, "refer_collective", verwezen="naar", referred_to="Wijkteam",
+                             objection_info_given="ja")
         assert response.status_code == 303 and await status_of(referred) == ("referred_collective", None)
         nowhere = await register(world, coordinator)
         await act(coordinator, nowhere, "start_assessment")
@@ -264,7 +266,8 @@ async def test_the_contract_manager_reads_without_action_forms(app, world):
 
 
 def days_ago(days: int, hour: int = 9) -> datetime:
-    return datetime.now(UTC).replace(hour=hour, minute=0, second=0, microsecond=0) - timedelta(days=days)
+    """``hour`` o'clock (Amsterdam) ``days`` Amsterdam days ago: the pages count days between Amsterdam dates."""
+    return datetime.combine(service.today_nl() - timedelta(days=days), time(hour), tzinfo=AMSTERDAM).astimezone(UTC)
 
 
 async def test_the_allocation_board(app, world):

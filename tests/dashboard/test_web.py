@@ -2,25 +2,26 @@
 a subcontractor never sees another subcontractor's name."""
 
 import re
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from html import unescape
 from itertools import count
 
 import pytest
 
+from portal.lib.formatting import AMSTERDAM, today_nl
 from portal.reports.tables import Report, ReportPeriod, ReportTemplate
 from portal.signals.tables import Signal
 from tests import factories
 
 HTML = {"accept": "text/html"}
 _addresses = (f"198.51.100.{n}" for n in count(120))
-NOW = datetime.now(UTC).replace(hour=11, minute=0, second=0, microsecond=0)
-D0 = (NOW - timedelta(days=120)).date()
 PEERS = ("Dagbesteding Beta", "Begeleiding Gamma", "Huishoudhulp Delta", "Klein Epsilon")
 
 
 def _at(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day, 11, tzinfo=UTC)
+    """Noon (Amsterdam) of ``day``: the dashboard counts Amsterdam days and quarters, so the world is built
+    around the Amsterdam today (also between 22:00/23:00 and 00:00 UTC, when UTC is still on yesterday)."""
+    return datetime.combine(day, time(12), tzinfo=AMSTERDAM).astimezone(UTC)
 
 
 async def _events(case, sub, action: str, n: int, **fields) -> None:
@@ -29,6 +30,8 @@ async def _events(case, sub, action: str, n: int, **fields) -> None:
 
 
 async def _world() -> dict:
+    today = today_nl()
+    now, d0 = _at(today), today - timedelta(days=120)
     municipality = await factories.organisation("municipality", "Gemeente Dash")
     main = await factories.organisation("main_contractor", "Hoofdaannemer Dash")
     contract = await factories.contract(municipality, main, name="Dash Contract", start_date=date(2020, 1, 1))
@@ -42,17 +45,17 @@ async def _world() -> dict:
         bulk = await factories.case(contract, "closed", subcontractor=sub.id, neighbourhood="Noord")
         await _events(bulk, sub, "request_allocation", requests)
         await _events(bulk, sub, "decline", declines)
-    await _events(bulk, alfa, "reject", 5, occurred_at=NOW)  # 5 rejections by Alfa, this quarter
+    await _events(bulk, alfa, "reject", 5, occurred_at=now)  # 5 rejections by Alfa, this quarter
     # three started cases: melding -> start 20, 40 and 70 days; request -> start 10, 10 and 20 days
     for sub, hood, request_day, start_day in ((alfa, "Noord", 10, 20), (alfa, "Zuid", 30, 40), (beta, "Zuid", 50, 70)):
-        started = await factories.case(contract, "in_care", subcontractor=sub.id, neighbourhood=hood, melding_date=D0,
-                                       status_since=NOW)
+        started = await factories.case(contract, "in_care", subcontractor=sub.id, neighbourhood=hood, melding_date=d0,
+                                       status_since=now)
         await factories.event(started, "allocation_requested", sub, action="request_allocation",
-                              occurred_at=_at(D0 + timedelta(days=request_day)))
+                              occurred_at=_at(d0 + timedelta(days=request_day)))
         await factories.event(started, "in_care", sub, action="start_care",
-                              occurred_at=_at(D0 + timedelta(days=start_day)))
-    await factories.case(contract, "assessment", neighbourhood="Zuid", status_since=NOW - timedelta(days=60))
-    await factories.case(contract, "allocation_requested", neighbourhood="Zuid", status_since=NOW)
+                              occurred_at=_at(d0 + timedelta(days=start_day)))
+    await factories.case(contract, "assessment", neighbourhood="Zuid", status_since=now - timedelta(days=60))
+    await factories.case(contract, "allocation_requested", neighbourhood="Zuid", status_since=now)
     # signals: two open ones about Alfa (1x and 3x late), one resolved (not counted)
     for key, severity, level, status in (("a", "low", 1, "open"), ("b", "high", 3, "escalated"),
                                          ("c", "low", 0, "resolved")):
@@ -60,7 +63,6 @@ async def _world() -> dict:
                      subcontractor=alfa.id, owner_organisation=alfa.id, title=f"Dash {key}", status=status,
                      escalation_level=level).save()
     # two due report periods: Alfa handed in one of them (accepted), the other is a draft
-    today = NOW.date()
     template = ReportTemplate(contract=contract.id, version=1)
     await template.save()
     periods = []
@@ -105,9 +107,10 @@ async def test_the_contract_manager_sees_the_exact_figures(app):
     assert response.status_code == 200 and index.status_code == 200
     assert "Dashboard: Dash Contract" in index.text and "Elders Contract" not in response.text
     html = response.text
-    assert 'href="/casussen?status=in_care">3</a>' in html
-    assert 'href="/casussen?status=closed">5</a>' in html
-    assert 'href="/casussen?status=assessment">1</a>' in html
+    cid = w["contract"].id  # every click-through keeps to this contract
+    assert f'href="/casussen?contract={cid}&amp;status=in_care">3</a>' in html
+    assert f'href="/casussen?contract={cid}&amp;status=closed">5</a>' in html
+    assert f'href="/casussen?contract={cid}&amp;status=assessment">1</a>' in html
     flow = re.search(r'<dl class="figures" id="doorlooptijd">.*?</dl>', html, re.S).group(0)
     assert "40 dagen" in flow and "70 dagen" in flow
     assert "Over 3 gestarte leveringen" in html and "1 daarvan duurden langer" in html
@@ -125,7 +128,8 @@ async def test_the_contract_manager_sees_the_exact_figures(app):
 
     signals = _row(_table(html, "signalen"), "Blijft liggen")
     assert signals[1:] == ["2", "1", "0", "1", "1", "1"]
-    assert 'href="/signalen?regel=stalled"' in html
+    assert f'href="/signalen?contract={cid}&amp;regel=stalled">2</a>' in html
+    assert f'href="/signalen?contract={cid}&amp;regel=stalled&amp;ernst=high">1</a>' in html
 
     ball = _table(html, "bal")
     assert _row(ball, "Hoofdaannemer")[1:] == ["1", "0", "1", "2"]
@@ -138,6 +142,8 @@ async def test_the_contract_manager_sees_the_exact_figures(app):
     hoods = _table(html, "wijken")
     assert _row(hoods, "Noord")[1:] == ["6", "6"]
     assert _row(hoods, "Zuid")[1:] == ["< 5", "< 5"]
+    assert html.count(f'href="/casussen?contract={cid}&amp;wijk=Noord">6</a>') == 2  # a suppressed figure: no link
+    assert "wijk=Zuid" not in html
     assert "Nog geen oordeel" in html
 
 
@@ -204,3 +210,23 @@ async def test_the_page_takes_a_handful_of_statements(app, monkeypatch):
     # 3 for the session and the user, 11 for the figures (15 once the contract has savings figures)
     assert page_statements <= 20, statements
     assert len(statements) == page_statements
+
+
+async def test_the_dashboard_shows_the_re_assessment_figures_of_the_rights_page(app):
+    """Talks held, how many stopped and how many re-assessments are overdue: the same numbers as the Rechten
+    page computes (one rule, portal.rights), linking through to it."""
+    w = await _world()
+    ended = await factories.case(w["contract"], "ended", subcontractor=w["alfa"].id, provision_type="individual")
+    for action, to_status in (("reassessment", "in_care"), ("end_care", "ended")):
+        await factories.event(ended, to_status, w["alfa"], action=action, from_status="in_care",
+                              outcome="gestopt" if action == "reassessment" else None)
+    for days_late in (3, 40):
+        await factories.case(w["contract"], "in_care", subcontractor=w["alfa"].id, provision_type="individual",
+                             reassessment_due=today_nl() - timedelta(days=days_late))
+    async with factories.logged_in(app, w["manager"], address=next(_addresses)) as http:
+        html = (await http.get(f"/dashboard/{w['contract'].id}", headers=HTML)).text
+    block = unescape(re.sub(r"<[^>]+>", " ", re.search(r'<dl class="figures" id="herindicatie">.*?</dl>', html,
+                                                          re.S).group(0)))
+    assert " ".join(block.split()) == ("Gesprekken gevoerd 1 Daarna gestopt 1 (100,0%) Herindicatie te laat 2 "
+                                       "Binnen 30 dagen 0")
+    assert f'href="/rechten/{w["contract"].id}#h-herindicatie-te-laat">2</a>' in html

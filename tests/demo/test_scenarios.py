@@ -15,6 +15,7 @@ from portal.cases.tables import Case, CaseEvent
 from portal.contracts.tables import Contract, ContractYear, Subcontract
 from portal.demo.generator import load_demo
 from portal.demo.scenarios import SCENARIOS
+from portal.rights.service import reassessment_figures, rights_overview
 from portal.savings.service import contract_positions, leading_indicators
 from portal.savings.tables import Investment, SavingsTarget
 
@@ -137,12 +138,35 @@ async def test_stichtse_vecht_340_reassessments_of_which_12_percent_stopped(db):
     indicators = await leading_indicators(contract["id"])
     assert indicators["reassessment"]["reassessed"] == 340 and indicators["reassessment"]["stopped"] == 41
     assert round(indicators["reassessment"]["stopped_pct"]) == 12
+    await _rights_page_shows_the_reassessments(contract["id"])
     # the central waiting list for household support: most granted 01 cases pass through it
     waited, _ = await _waits("01")
     allocated = {row["case"] for row in await CaseEvent.select(CaseEvent.case).where(
         CaseEvent.action == "request_allocation")}
     household = {row["id"] for row in await Case.select(Case.id).where(Case.product_category == "01")}
     assert len(waited) > 0.7 * len(allocated & household)
+
+
+async def _rights_page_shows_the_reassessments(contract_id: int) -> None:
+    """The "Rechten" page (portal/rights) agrees: 340 talks, 41 (12%) stopped, and overdue re-assessments
+    straight from the case rows."""
+    user = await User.select().where(User.email == "contractmanager@stichtsevecht.demo").first()
+    manager = Actor(user_id=user["id"], organisation_id=user["organisation"],
+                    organisation_kind=OrganisationKind.MUNICIPALITY, role=Role.CONTRACT_MANAGER,
+                    display_name=user["display_name"], email=user["email"])
+    page = await rights_overview(manager, contract_id, today=TODAY)
+    figures = page["reassessment"]
+    assert (figures["talks"], figures["stopped"], round(figures["stopped_pct"])) == (340, 41, 12)
+    assert {row["code"]: row["count"] for row in figures["by_outcome"]} == {
+        "voortgezet": 0, "voortgezet_onbepaalde_tijd": 299, "afgeschaald": 0, "gestopt": 41}
+    running = await Case.select(Case.id, Case.reassessment_due).where(Case.status.is_in(["in_care", "on_hold"]))
+    overdue = {row["id"] for row in running if row["reassessment_due"] and row["reassessment_due"] < TODAY}
+    assert figures["overdue"] == len(overdue) > 0
+    assert {row["id"] for row in page["overdue_reassessments"]} <= overdue
+    continued = {row["case"] for row in await CaseEvent.select(CaseEvent.case).where(
+        CaseEvent.action == "reassessment", CaseEvent.outcome == "voortgezet_onbepaalde_tijd")}
+    assert all(row["reassessment_due"] is None for row in running if row["id"] in continued)
+    assert await reassessment_figures(contract_id, today=TODAY) == figures  # what the dashboard calls
 
 
 @pytest.mark.parametrize("scenario", sorted(SCENARIOS))

@@ -1,6 +1,7 @@
 """The case lifecycle table: every action's happy path and every refusal, then a random walk."""
 
 import copy
+from dataclasses import replace
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -290,14 +291,24 @@ def test_end_care_records_the_end_reason():
 
 
 def test_refer_collective_records_the_provision():
-    transition = coordinator(case(S.ASSESSMENT), A.REFER_COLLECTIVE, TransitionInput(referred_to="Buurtkamer"))
+    transition = coordinator(case(S.ASSESSMENT), A.REFER_COLLECTIVE,
+                             TransitionInput(referred_to="Buurtkamer", objection_info_given=True))
     assert transition.referred_to == "Buurtkamer"
+    assert transition.objection_info_given is True
+
+
+def test_withdraw_records_the_reason_and_whether_the_resident_was_informed():
+    transition = coordinator(case(S.ASSESSMENT), A.WITHDRAW,
+                             TransitionInput(reason_code=" l5 ", objection_info_given=False))
+    assert (transition.reason_code, transition.objection_info_given) == (RejectionReason.UNREACHABLE, False)
+    assert (transition.beschikking_issued, transition.referred_to) == (None, None)
 
 
 def test_note_is_optional_and_tidied():
-    assert coordinator(case(S.REGISTERED), A.WITHDRAW, TransitionInput()).note is None
-    assert coordinator(case(S.REGISTERED), A.WITHDRAW, TransitionInput(note="  verhuisd ")).note == "verhuisd"
-    assert coordinator(case(S.REGISTERED), A.WITHDRAW, TransitionInput(note="   ")).note is None
+    withdrawn = TransitionInput(reason_code="L2", objection_info_given=True)
+    assert coordinator(case(S.REGISTERED), A.WITHDRAW, withdrawn).note is None
+    assert coordinator(case(S.REGISTERED), A.WITHDRAW, replace(withdrawn, note="  verhuisd ")).note == "verhuisd"
+    assert coordinator(case(S.REGISTERED), A.WITHDRAW, replace(withdrawn, note="   ")).note is None
 
 
 def test_hold_records_its_reason():
@@ -459,6 +470,7 @@ LEGAL_FROM = {
     A.END_CARE: (case(S.IN_CARE, SUB), Role.SUBCONTRACTOR, SUB),
     A.REJECT: (case(S.ASSESSMENT), Role.COORDINATOR, MAIN),
     A.REFER_COLLECTIVE: (case(S.REOPENED), Role.COORDINATOR, MAIN),
+    A.WITHDRAW: (case(S.REGISTERED), Role.COORDINATOR, MAIN),
     A.HOLD: (case(S.IN_CARE, SUB), Role.COORDINATOR, MAIN),
     A.REOPEN: (case(S.CLOSED), Role.COORDINATOR, MAIN),
 }
@@ -470,7 +482,8 @@ def test_required_fields_are_the_briefed_ones():
         A.DECLINE: ("reason_code",),
         A.END_CARE: ("end_reason",),
         A.REJECT: ("reason_code", "beschikking_issued", "objection_info_given", "referred_to"),
-        A.REFER_COLLECTIVE: ("referred_to",),
+        A.REFER_COLLECTIVE: ("referred_to", "objection_info_given"),
+        A.WITHDRAW: ("reason_code", "objection_info_given"),
         A.HOLD: ("note",),
         A.REOPEN: ("note",),
     }

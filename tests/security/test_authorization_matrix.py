@@ -182,6 +182,21 @@ async def _matrix_signal(contract, case, sub, label: str) -> int:
 SAVINGS_READERS = ("contract_manager", "coordinator")
 
 
+def case_url_suffix(suffix: str) -> Callable[[dict, str], str]:
+    return lambda world, side: f"/casussen/{world[side]['case_id']}{suffix}"
+
+
+def record_on_case(role: str, side: str) -> Outcome:
+    """Objections and re-assessment talks: only the coordinator records them (403 for the others before any
+    lookup); the other side's case is not known (404); the own case has no beschikking and no running provision
+    (or has moved on since version 1), so the case page comes back with the refusal (409)."""
+    if role == "anonymous":
+        return LOGIN_REDIRECT
+    if role != "coordinator":
+        return FORBIDDEN
+    return Outcome(404) if side == "other" else Outcome(409, contains=("{own_case_number}",))
+
+
 def dashboard(role: str, side: str) -> Outcome:
     """Dashboard of a contract: its contract manager and coordinator (whole contract) and its subcontractors
     (their own scoped page); another contract is not known (404); an admin has no dashboard (403)."""
@@ -196,6 +211,15 @@ def dashboard(role: str, side: str) -> Outcome:
 
 def contract_url(prefix: str, suffix: str = "") -> Callable[[dict, str], str]:
     return lambda world, side: f"{prefix}/{world[side]['contract_id']}{suffix}"
+
+
+def dashboard_file(ok: Outcome) -> Callable[[str, str], Outcome]:
+    """The dashboard's CSV, XLSX and quarterly PDF: exactly who may open the dashboard page, nothing of the
+    other contract (a subcontractor gets its own scoped figures)."""
+    def expect(role: str, side: str) -> Outcome:
+        outcome = dashboard(role, side)
+        return ok if outcome.status == 200 else outcome
+    return expect
 
 
 def savings(ok: Outcome, json: bool = False, managers_only: bool = False) -> Callable[[str, str], Outcome]:
@@ -509,6 +533,24 @@ EXPECTATIONS: dict[tuple[str, str], RouteCase] = {
     ("POST", "/beheer/gebruikers"): RouteCase(
         fixed("/beheer/gebruikers"), page(Outcome(303, "/beheer?aangemaakt=gebruiker"), ("admin",)),
         form=_unique_user),
+    # privacy (portal/privacy): the access request needs the privacy role, which side A's contract manager has
+    ("POST", "/beheer/gebruikers/{user_id:int}/privacy"): RouteCase(
+        lambda world, side: f"/beheer/gebruikers/{world['people']['contract_manager'].id}/privacy",
+        page(Outcome(303, "/beheer?aangemaakt=privacy"), ("admin",)), form=lambda world, side: {"privacy": "ja"}),
+    ("GET", "/beheer/inzage"): RouteCase(
+        fixed("/beheer/inzage"),
+        page(Outcome(200, contains=("Inzageverzoek", "Contract Noord"), absent=("Contract Zuid",)),
+             ("contract_manager",))),
+    ("POST", "/beheer/inzage"): RouteCase(
+        fixed("/beheer/inzage"), page(Outcome(200, contains=("LEESMIJ.txt",)), ("contract_manager",)),
+        form=lambda world, side: {"bsn": "111222333", "kenmerk": "Matrix inzage"}),
+    ("GET", "/beheer/bewaartermijnen"): RouteCase(
+        fixed("/beheer/bewaartermijnen"),
+        page(Outcome(200, contains=("Contract Noord",), absent=("Contract Zuid",)), ("contract_manager",))),
+    ("POST", "/beheer/bewaartermijnen/{contract_id:int}"): RouteCase(
+        contract_url("/beheer/bewaartermijnen"),
+        report_object(("contract_manager",), {"contract_manager": Outcome(303, "/beheer/bewaartermijnen")}),
+        form=lambda world, side: {"jaren": "15"}),
     ("GET", "/beheer/audit"): RouteCase(
         fixed("/beheer/audit"),
         page(Outcome(200, contains=("{own_reader}",), absent=("{other_reader}",)), ("contract_manager",))),
@@ -542,6 +584,13 @@ EXPECTATIONS: dict[tuple[str, str], RouteCase] = {
     ("GET", "/dashboard"): RouteCase(fixed("/dashboard"), page(
         Outcome(200, contains=("Dashboard: Contract Noord",), absent=("Contract Zuid",)), CASE_READERS)),
     ("GET", "/dashboard/{contract_id:int}"): RouteCase(contract_url("/dashboard"), dashboard),
+    ("GET", "/dashboard/{contract_id:int}/export.csv"): RouteCase(
+        contract_url("/dashboard", "/export.csv"),
+        dashboard_file(Outcome(200, contains=("Contract Noord",), absent=("Contract Zuid", "Onderaannemer Zuid")))),
+    ("GET", "/dashboard/{contract_id:int}/export.xlsx"): RouteCase(
+        contract_url("/dashboard", "/export.xlsx"), dashboard_file(Outcome(200, contains=("PK",)))),
+    ("GET", "/dashboard/{contract_id:int}/kwartaalrapportage.pdf"): RouteCase(
+        contract_url("/dashboard", "/kwartaalrapportage.pdf"), dashboard_file(Outcome(200, contains=("%PDF-",)))),
     ("GET", "/besparingen"): RouteCase(fixed("/besparingen"), page(
         Outcome(200, contains=("Contract Noord",), absent=("Contract Zuid",)), SAVINGS_READERS)),
     ("GET", "/besparingen/{contract_id:int}"): RouteCase(
@@ -557,6 +606,20 @@ EXPECTATIONS: dict[tuple[str, str], RouteCase] = {
     ("POST", "/besparingen/{contract_id:int}/investeringen"): RouteCase(
         contract_url("/besparingen", "/investeringen"), savings(Outcome(303, "/besparingen/"), managers_only=True),
         form=lambda world, side: {"datum": "01-02-2026", "bedrag": "1.000,00", "omschrijving": "Matrix investering"}),
+    # --- rights (portal/rights): the page per contract, and the coordinator's forms on the case page
+    ("GET", "/rechten"): RouteCase(fixed("/rechten"), page(Outcome(303, "/rechten/"), SAVINGS_READERS)),
+    ("GET", "/rechten/{contract_id:int}"): RouteCase(
+        contract_url("/rechten"), savings(Outcome(200, contains=("Rechten: Contract Noord",),
+                                                  absent=("Onderaannemer Zuid",)))),
+    ("POST", "/casussen/{case_id:int}/bezwaar"): RouteCase(
+        case_url_suffix("/bezwaar"), record_on_case, form=lambda world, side: {"version": "1",
+                                                                                "filed_on": "02-11-2026"}),
+    ("POST", "/casussen/{case_id:int}/bezwaar/besluit"): RouteCase(
+        case_url_suffix("/bezwaar/besluit"), record_on_case,
+        form=lambda world, side: {"version": "1", "outcome": "ongegrond", "decided_on": "02-11-2026"}),
+    ("POST", "/casussen/{case_id:int}/herindicatie"): RouteCase(
+        case_url_suffix("/herindicatie"), record_on_case,
+        form=lambda world, side: {"version": "1", "outcome": "gestopt", "talk_on": "02-11-2026"}),
     ("POST", "/besparingen/{contract_id:int}/categoriedoelen"): RouteCase(
         contract_url("/besparingen", "/categoriedoelen"), savings(Outcome(303, "/besparingen/"), managers_only=True),
         form=lambda world, side: {"jaar": "2026", "niveau": "contract", "categorie": "02", "doel": "500,00"}),
@@ -608,7 +671,8 @@ async def _build_world():
             organisations = {"admin": platform, "contract_manager": municipality, "coordinator": main,
                              "subcontractor": sub}
             for role, org in organisations.items():
-                world["people"][role] = await factories.user(org, role, display_name=f"Actor {role}")
+                world["people"][role] = await factories.user(org, role, display_name=f"Actor {role}",
+                                                             is_privacy_officer=role == "contract_manager")
                 world["spares"][role] = await factories.user(org, role, display_name=f"Reserve {role}")
     world["markers"] = {
         "own_case_number": world["own"]["case_number"], "own_pseudonym": world["own"]["pseudonym"],

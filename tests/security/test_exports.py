@@ -11,7 +11,7 @@ from portal.exports.tables import ExportJob
 from tests import factories
 from tests.cases.test_exports import HTML, all_list_rows, as_page, download, export_audits
 
-REFRESH = '<meta http-equiv="refresh" content="2">'
+REFRESH = 'data-poll="/exports/'  # the progress page updates itself while the job runs (no meta refresh)
 
 
 @pytest.fixture
@@ -81,8 +81,9 @@ async def test_a_large_export_runs_as_a_job_and_yields_the_same_file(world, monk
 async def test_the_progress_page_refreshes_and_counts_while_the_job_runs(world, monkeypatch, small_limits):
     queued: list[tuple] = []
 
-    async def hold(settings, function, *args):
+    async def hold(settings, function, *args, job_id=None):
         queued.append((function, *args))
+        assert job_id == f"export:{args[0]}"  # a stable id: queueing it again (the catch-up) queues it once
 
     monkeypatch.setattr("portal.lib.queue.enqueue", hold)
     app = world["app"]

@@ -143,7 +143,8 @@ async def test_a_case_declined_twice_bounces_and_the_third_decline_raises_the_se
 async def test_a_resident_who_returns_within_90_days_raises_re_report(world):
     first = await cases.register_case(world["coordinator"], new_case(world))
     first = await act(world, "coordinator", first, "start_assessment", 1)
-    first = await act(world, "coordinator", first, "refer_collective", 2, referred_to="Buurthuis")
+    first = await act(world, "coordinator", first, "refer_collective", 2, referred_to="Buurthuis",
+                      objection_info_given=True)
     await act(world, "coordinator", first, "close", 3)
     assert await Signal.count() == 0
     second = await cases.register_case(world["coordinator"], new_case(world))

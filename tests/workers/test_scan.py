@@ -4,9 +4,7 @@ import os
 from datetime import UTC, datetime, time, timedelta
 
 import pytest
-from arq import create_pool
-from arq.connections import RedisSettings
-from arq.worker import Retry, Worker, func
+from arq.worker import Retry, func
 
 from portal.lib.calendar_nl import is_working_day
 from portal.lib.formatting import AMSTERDAM
@@ -20,23 +18,6 @@ from tests import factories
 from workers import settings as worker_settings
 
 REDIS_URL = os.environ["PORTAL_TEST_REDIS_URL"]
-
-
-@pytest.fixture
-async def redis_pool():
-    pool = await create_pool(RedisSettings.from_dsn(REDIS_URL))
-    await pool.flushdb()
-    yield pool
-    await pool.flushdb()
-    await pool.aclose()
-
-
-async def _burst(redis_pool) -> Worker:
-    worker = Worker(functions=worker_settings.WorkerSettings.functions, redis_pool=redis_pool, burst=True,
-                    poll_delay=0.05, on_startup=worker_settings.startup, handle_signals=False)
-    await worker.main()
-    await worker.close()
-    return worker
 
 
 async def _stalled_cases(count: int) -> list[int]:
@@ -55,7 +36,7 @@ async def _stalled_cases(count: int) -> list[int]:
 async def test_the_scan_job_runs_in_an_arq_worker_and_a_second_run_creates_nothing(db, redis_pool):
     case_ids = await _stalled_cases(3)
     job = await enqueue(Settings(redis_url=REDIS_URL), scan_signals)
-    worker = await _burst(redis_pool)
+    worker = await factories.burst_worker(redis_pool)
     assert worker.jobs_complete == 1 and worker.jobs_failed == 0
     result = await job.result(timeout=5)
     assert result["rules"]["stalled"]["created"] == 3
@@ -64,7 +45,7 @@ async def test_the_scan_job_runs_in_an_arq_worker_and_a_second_run_creates_nothi
     assert {(row["rule"], row["status"]) for row in rows} == {("stalled", "open")}
 
     again = await enqueue(Settings(redis_url=REDIS_URL), scan_signals)
-    await _burst(redis_pool)
+    await factories.burst_worker(redis_pool)
     second = await again.result(timeout=5)
     assert sum(rule["created"] for rule in second["rules"].values()) == 0
     assert await Signal.count() == 3
@@ -134,14 +115,14 @@ async def test_a_scan_that_dies_halfway_is_completed_by_the_next_tick_without_du
     case_ids = await _stalled_and_late_cases(3)
     calls = _fail_once(monkeypatch)
     failed = await enqueue(Settings(redis_url=REDIS_URL), scan_signals)
-    worker = await _burst(redis_pool)
+    worker = await factories.burst_worker(redis_pool)
     assert worker.jobs_failed == 1 and worker.jobs_complete == 0
     with pytest.raises(RuntimeError):
         await failed.result(timeout=5)
     assert {row[1] for row in await _signal_rows()} == {"stalled"}  # the rule before the crash is whole
 
     tick = await enqueue(Settings(redis_url=REDIS_URL), scan_signals)
-    worker = await _burst(redis_pool)
+    worker = await factories.burst_worker(redis_pool)
     assert worker.jobs_complete == 1 and worker.jobs_failed == 0 and len(calls) == 2
     result = await tick.result(timeout=5)
     assert result["rules"]["stalled"]["created"] == 0 and result["rules"]["legal_term_exceeded"]["created"] == 3
@@ -167,10 +148,7 @@ async def test_arq_retries_a_scan_that_failed_halfway_and_the_retry_completes_it
             raise Retry(defer=0) from exc
 
     job = await redis_pool.enqueue_job("scan_with_retry")
-    worker = Worker(functions=[func(scan_with_retry, name="scan_with_retry", max_tries=3)], redis_pool=redis_pool,
-                    burst=True, poll_delay=0.05, on_startup=worker_settings.startup, handle_signals=False)
-    await worker.main()
-    await worker.close()
+    worker = await factories.burst_worker(redis_pool, [func(scan_with_retry, name="scan_with_retry", max_tries=3)])
     assert worker.jobs_retried == 1 and worker.jobs_complete == 1 and worker.jobs_failed == 0
     assert (await job.info()).job_try == 2 and len(calls) == 2
     result = await job.result(timeout=5)

@@ -3,41 +3,21 @@
 import os
 
 import pytest
-from arq import create_pool
-from arq.connections import RedisSettings
-from arq.worker import Worker
 
 from portal.lib.queue import enqueue
 from portal.ops.jobs import heartbeat
 from portal.ops.tables import JobRun
 from portal.settings import Settings
+from tests import factories
 from workers import settings as worker_settings
 
 REDIS_URL = os.environ["PORTAL_TEST_REDIS_URL"]
 
 
-@pytest.fixture
-async def redis_pool():
-    pool = await create_pool(RedisSettings.from_dsn(REDIS_URL))
-    await pool.flushdb()
-    yield pool
-    await pool.flushdb()
-    await pool.aclose()
-
-
 async def test_job_queued_on_redis_runs_in_a_worker_and_reaches_the_database(db, redis_pool):
     job = await enqueue(Settings(redis_url=REDIS_URL), heartbeat)
     assert job is not None and job.job_id
-    worker = Worker(
-        functions=worker_settings.WorkerSettings.functions,
-        redis_pool=redis_pool,
-        burst=True,
-        poll_delay=0.05,
-        on_startup=worker_settings.startup,
-        handle_signals=False,
-    )
-    await worker.main()
-    await worker.close()
+    worker = await factories.burst_worker(redis_pool)
     assert worker.jobs_complete == 1 and worker.jobs_failed == 0
     assert await job.result(timeout=5) == {"database": True, "millis": pytest.approx(0, abs=5000)}
     runs = await JobRun.select().where(JobRun.job == "heartbeat")
