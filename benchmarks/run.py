@@ -281,9 +281,14 @@ async def hammer(base: str, path: str, emails: list[str | None], concurrency: in
                        len(timeouts))
 
 
+REDIS_URL: str | None = None  # --redis: background jobs go to Redis (workers elsewhere), as in production
+
+
 def start_server(url: str, port: int) -> subprocess.Popen:
     env = {**os.environ, "PORTAL_DATABASE_URL": url, "PORTAL_PORT": str(port)}
     env.pop("PORTAL_REDIS_URL", None)
+    if REDIS_URL:
+        env["PORTAL_REDIS_URL"] = REDIS_URL
     process = subprocess.Popen(  # noqa: S603 - our own command line
         [sys.executable, "-m", "portal.cli", "serve", "--port", str(port)], env=env, cwd=REPO,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -353,7 +358,11 @@ def main() -> None:
     parser.add_argument("--tenants", type=int, default=8, help="at L: contract managers measured at once")
     parser.add_argument("--port", type=int, default=8077)
     parser.add_argument("--http-only", action="store_true", help="skip the in-process lines (see benchmarks.scan)")
+    parser.add_argument("--redis", metavar="URL", help="the portal hands its background jobs (the hourly scan among "
+                        "them) to Redis, as in production, instead of running them in its own process")
     args = parser.parse_args()
+    global REDIS_URL
+    REDIS_URL = args.redis
     if not args.postgres:
         raise SystemExit("run with --postgres (the SQLite copy is measured next to it with --compare-sqlite)")
 
