@@ -1,4 +1,5 @@
-"""Contract use cases: the norms per status that say when a case counts as stalled."""
+"""Contract use cases: the contract behind aggregate pages, and the norms per status that say when a case
+counts as stalled."""
 
 from portal.accounts import audit, policy
 from portal.accounts.rules import Actor, Role
@@ -15,6 +16,16 @@ async def managed_contracts(actor: Actor) -> list[dict]:
     policy.require_role(actor, {Role.CONTRACT_MANAGER}, "de normen van contracten")
     return await Contract.select(Contract.id, Contract.name).where(policy.contract_scope(actor)).order_by(
         Contract.name)
+
+
+async def contract_with_aggregates(actor: Actor, contract_id: int) -> tuple[policy.ContractFacts, dict]:
+    """A contract whose aggregate figures the actor may read (its municipality's or main contractor's), with
+    the facts the policy decided on; 404 for any other contract. The caller checks the role first."""
+    row = await Contract.select().where(Contract.id == contract_id).first()
+    facts = policy.ContractFacts(row["id"], row["municipality"], row["main_contractor"]) if row else None
+    if facts is None or not policy.can_read_contract_aggregates(actor, facts):
+        raise NotFound(policy.NOT_FOUND_CONTRACT)
+    return facts, row
 
 
 async def _managed_contract(actor: Actor, contract_id: int) -> dict:

@@ -19,10 +19,11 @@ from portal.accounts.rules import Actor, Role
 from portal.cases.rules import CaseStatus
 from portal.cases.service import STALE_VERSION, case_facts, local_date, today_nl
 from portal.cases.tables import Case, CaseEvent
+from portal.contracts.service import contract_with_aggregates
 from portal.contracts.tables import Contract, Subcontract
 from portal.db import read_transaction, write_transaction
 from portal.lib.codelists import RejectionReason
-from portal.lib.errors import Conflict, InvalidInput, NotFound, NotPermitted
+from portal.lib.errors import Conflict, InvalidInput, NotPermitted
 from portal.lib.formatting import AMSTERDAM
 from portal.lib.pseudonym import refuse_bsn_in_text
 from portal.lib.tables_base import utc_now
@@ -227,12 +228,7 @@ async def reassessment_figures(contract_id: int, subcontractor_id: int | None = 
 
 async def _authorized_contract(actor: Actor, contract_id: int) -> tuple[ContractFacts, dict]:
     policy.require_role(actor, RIGHTS_ROLES, WHAT)
-    row = await Contract.select(Contract.id, Contract.name, Contract.municipality, Contract.main_contractor).where(
-        Contract.id == contract_id).first()
-    facts = ContractFacts(row["id"], row["municipality"], row["main_contractor"]) if row else None
-    if facts is None or not policy.can_read_contract_aggregates(actor, facts):
-        raise NotFound(policy.NOT_FOUND_CONTRACT)
-    return facts, row
+    return await contract_with_aggregates(actor, contract_id)
 
 
 async def list_contracts(actor: Actor) -> list[dict]:

@@ -14,6 +14,7 @@ from portal.accounts import audit, policy
 from portal.accounts.policy import ContractFacts
 from portal.accounts.rules import Actor, Role
 from portal.cases.tables import CaseEvent
+from portal.contracts.service import contract_with_aggregates
 from portal.contracts.tables import Contract, ContractYear
 from portal.db import engine, read_transaction, write_transaction
 from portal.lib import svg_charts
@@ -33,11 +34,7 @@ NOT_FOUND_ACTUAL = "Dit bedrag bestaat niet bij dit contract."
 async def _authorized_contract(actor: Actor, contract_id: int) -> tuple[ContractFacts, dict]:
     """403 for roles without savings; 404 for a contract the actor's organisation is not party to."""
     policy.require_role(actor, SAVINGS_ROLES, WHAT)
-    row = await Contract.select().where(Contract.id == contract_id).first()
-    facts = ContractFacts(row["id"], row["municipality"], row["main_contractor"]) if row else None
-    if facts is None or not policy.can_read_contract_aggregates(actor, facts):
-        raise NotFound(policy.NOT_FOUND_CONTRACT)
-    return facts, row
+    return await contract_with_aggregates(actor, contract_id)
 
 
 def _require_contract_manager(actor: Actor, facts: ContractFacts, what: str) -> None:
