@@ -4,12 +4,14 @@ import asyncio
 import os
 import sqlite3
 import threading
+from collections.abc import Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from functools import lru_cache
 from urllib.parse import unquote, urlparse
 
 import aiosqlite
+from piccolo.columns.combination import Combinable, WhereRaw
 from piccolo.engine.base import Engine
 from piccolo.engine.finder import engine_finder
 from piccolo.engine.postgres import PostgresEngine
@@ -45,6 +47,13 @@ def postgres_config(url: str) -> dict:
     if parsed.password:
         config["password"] = unquote(parsed.password)
     return config
+
+
+def amsterdam_day_sql(expression: str) -> str:
+    """SQL for the Amsterdam calendar day of a stored (UTC) moment, on either database."""
+    if engine().engine_type == "postgres":
+        return f"(({expression}) AT TIME ZONE 'Europe/Amsterdam')::date"
+    return f"date(amsterdam_local({expression}))"
 
 
 def amsterdam_local(value: str | None) -> str | None:
@@ -345,3 +354,11 @@ async def empty_all_tables() -> None:
                     await db.run_ddl(f'UPDATE "{table._meta.tablename}" SET "{column._meta.name}" = NULL')  # noqa: S608
             await db.run_ddl(f'DELETE FROM "{table._meta.tablename}"')  # noqa: S608
 
+
+def any_of(column, values: Sequence) -> Combinable:
+    """``column IN (values)`` for long lists (thousands of ids or keys). On PostgreSQL one array parameter,
+    ``= ANY($1)``: one statement text whatever the length, instead of a parameter (and a piece of SQL to build
+    and parse) per value. SQLite knows no arrays; it gets ``IN`` with a parameter per value (callers batch)."""
+    if engine().engine_type == "postgres":
+        return WhereRaw(f"{column._meta.get_full_name(with_alias=False)} = ANY({{}})", list(values))
+    return column.is_in(list(values))

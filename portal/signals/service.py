@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
 from functools import lru_cache
 
-from piccolo.columns.combination import WhereRaw
+from piccolo.columns.combination import Combinable, WhereRaw
 from piccolo.query.functions.aggregate import Count, Min
 
 from portal.accounts import audit, policy
@@ -35,7 +35,7 @@ from portal.cases.rules import (
 )
 from portal.cases.tables import Case, CaseEvent
 from portal.contracts.tables import Contract, StatusNorm, Subcontract
-from portal.db import engine, read_transaction, write_transaction
+from portal.db import amsterdam_day_sql, any_of, engine, read_transaction, write_transaction
 from portal.lib.calendar_nl import add_working_days, is_working_day
 from portal.lib.errors import Conflict, InvalidInput, NotFound, NotPermitted
 from portal.lib.formatting import AMSTERDAM, format_date, today_nl
@@ -139,6 +139,11 @@ def _owner_party(owner_organisation: int, parties: Parties) -> Party:
 _COLUMNS = ('contract', 'rule', 'severity', 'dedup_key', 'status', '"case"', 'report_id', 'subcontractor',
             'owner_organisation', 'title', 'detail', 'confidential', 'response_due', 'escalation_level',
             'created_at', 'updated_at')
+# PostgreSQL: one array per column, unnested into rows (created_at and updated_at are one moment for all).
+_ARRAY_TYPES = ("int", "text", "text", "text", "text", "int", "int", "int", "int", "text", "text", "bool", "date",
+                "int")
+_ARRAYS = ", ".join(f"{{}}::{kind}[]" for kind in _ARRAY_TYPES)
+_UNNEST = f"SELECT t.*, {{}}::timestamptz, {{}}::timestamptz FROM unnest({_ARRAYS}) AS t"  # noqa: S608 (our types)
 _ROW = "(" + ", ".join("{}" for _ in _COLUMNS) + ")"
 _CLOSED = SignalStatus.CLOSED.value
 _RESOLVED = SignalStatus.RESOLVED.value
@@ -159,8 +164,11 @@ WHERE signal.status <> '{_RESOLVED}' AND (
     signal.status = '{_CLOSED}' OR signal.severity <> excluded.severity
     OR signal.escalation_level <> excluded.escalation_level OR signal.title <> excluded.title
     OR signal.detail <> excluded.detail)
-RETURNING id, dedup_key
-"""
+RETURNING id, dedup_key"""
+# PostgreSQL tells an inserted row from an updated one (xmax is 0 only for a new row version without a
+# predecessor), so "created" counts what this statement created, also when another scan runs at the same time.
+_RETURNING_INSERTED = ", (xmax = 0) AS inserted"
+UPSERT_BATCH_POSTGRES = 5000  # rows per INSERT ... SELECT FROM unnest(...): 16 parameters whatever the size
 
 
 @dataclass
@@ -178,26 +186,33 @@ async def upsert_drafts(drafts: Sequence[SignalDraft], parties: dict[int, Partie
     if parties is None or any(draft.contract_id not in parties for draft in drafts):
         parties = {**(parties or {}), **await _parties({draft.contract_id for draft in drafts})}
     by_key = {draft.dedup_key: draft for draft in drafts}  # one row per key in one statement
-    keys = list(by_key)
     existing: dict[str, dict] = {}
-    for batch in _chunks(keys, IN_BATCH):
+    for batch in _chunks(list(by_key), IN_BATCH):
         for row in await Signal.select(Signal.dedup_key, Signal.status, Signal.severity, Signal.escalation_level,
-                                       Signal.title, Signal.detail).where(Signal.dedup_key.is_in(list(batch))):
+                                       Signal.title, Signal.detail).where(any_of(Signal.dedup_key, batch)):
             existing[row["dedup_key"]] = row
-    result.created = len(set(keys) - set(existing))
     # Rows the statement below would leave alone anyway (a resolved signal; an active one with the same
     # figures) are not sent at all: an idle rerun then writes nothing. The ON CONFLICT clause still decides.
     changed = [draft for draft in by_key.values() if _would_change(existing.get(draft.dedup_key), draft)]
     now = utc_now()
-    for batch in _chunks(changed, UPSERT_BATCH):
-        values: list[object] = []
-        for draft in batch:
-            values += [draft.contract_id, draft.rule.value, draft.severity.value, draft.dedup_key,
-                       SignalStatus.OPEN.value, draft.case_id, draft.report_id, draft.subcontractor_id,
-                       _owner_organisation(draft, parties[draft.contract_id]), draft.title, draft.detail, False,
-                       draft.response_due, draft.escalation_level, now, now]
-        sql = (f"INSERT INTO signal ({', '.join(_COLUMNS)}) VALUES "  # noqa: S608 (no input in the SQL text)
-               + ", ".join(_ROW for _ in batch) + _ON_CONFLICT)
+    rows = [(draft.contract_id, draft.rule.value, draft.severity.value, draft.dedup_key, SignalStatus.OPEN.value,
+             draft.case_id, draft.report_id, draft.subcontractor_id,
+             _owner_organisation(draft, parties[draft.contract_id]), draft.title, draft.detail, False,
+             draft.response_due, draft.escalation_level) for draft in changed]
+    insert = f"INSERT INTO signal ({', '.join(_COLUMNS)}) "
+    if engine().engine_type == "postgres":
+        for batch in _chunks(rows, UPSERT_BATCH_POSTGRES):
+            written = await Signal.raw(insert + _UNNEST + _ON_CONFLICT + _RETURNING_INSERTED,
+                                       now, now, *(list(column) for column in zip(*batch, strict=True)))
+            inserted = sum(1 for row in written if row["inserted"])
+            result.created += inserted
+            result.updated += len(written) - inserted
+        return result
+    # SQLite: writers take turns (IMMEDIATE transactions), so the keys read above are still the whole truth.
+    result.created = len(set(by_key) - set(existing))
+    for batch in _chunks(rows, UPSERT_BATCH):
+        values = [value for row in batch for value in (*row, now, now)]
+        sql = insert + "VALUES " + ", ".join(_ROW for _ in batch) + _ON_CONFLICT  # noqa: S608 (no input in the SQL)
         written = await Signal.raw(sql, *values)
         result.updated += sum(1 for row in written if row["dedup_key"] in existing)
     return result
@@ -313,6 +328,8 @@ class RuleOutcome:
     # dedup keys the rule looked at: an active signal with such a key that is no longer drafted has lost its
     # cause. None: the rule looked at everything (every active signal of the rule is in scope).
     evaluated: Container[str] | None = None
+    # the same as a condition on Signal, for a rule that looked at more cases than it is worth listing
+    evaluated_where: Combinable | None = None
 
 
 async def run_scan(today: date | None = None) -> ScanSummary:
@@ -334,7 +351,7 @@ async def run_scan(today: date | None = None) -> ScanSummary:
         async with write_transaction():
             outcome = await step(today, parties)
             written = await upsert_drafts(outcome.drafts, parties)
-            closed = await _auto_close(rule, {draft.dedup_key for draft in outcome.drafts}, outcome.evaluated)
+            closed = await _auto_close(rule, {draft.dedup_key for draft in outcome.drafts}, outcome)
         summary.rules[rule.value] = RuleSummary(
             candidates=outcome.candidates, signals=len({d.dedup_key for d in outcome.drafts}),
             created=written.created, updated=written.updated, closed=closed,
@@ -343,11 +360,14 @@ async def run_scan(today: date | None = None) -> ScanSummary:
     return summary
 
 
-async def _auto_close(rule: SignalRule, produced: set[str], evaluated: Container[str] | None) -> int:
+async def _auto_close(rule: SignalRule, produced: set[str], outcome: RuleOutcome) -> int:
     """Close the rule's active signals whose cause has gone, with the rules' reason (set-based update)."""
-    active = await Signal.select(Signal.id, Signal.dedup_key, Signal.case, Signal.status).where(
+    query = Signal.select(Signal.id, Signal.dedup_key, Signal.case, Signal.status).where(
         Signal.rule == rule.value, Signal.status.is_in(ACTIVE))
-    gone = [row for row in active if row["dedup_key"] not in produced
+    if outcome.evaluated_where is not None:
+        query = query.where(outcome.evaluated_where)
+    evaluated = outcome.evaluated
+    gone = [row for row in await query if row["dedup_key"] not in produced
             and (evaluated is None or row["dedup_key"] in evaluated)]
     if not gone:
         return 0
@@ -356,7 +376,7 @@ async def _auto_close(rule: SignalRule, produced: set[str], evaluated: Container
         case_ids = sorted({row["case"] for row in gone if row["case"] is not None})
         for batch in _chunks(case_ids, IN_BATCH):
             statuses |= {row["id"]: row["status"] for row in
-                         await Case.select(Case.id, Case.status).where(Case.id.is_in(list(batch)))}
+                         await Case.select(Case.id, Case.status).where(any_of(Case.id, batch))}
     by_reason: dict[str, list[int]] = defaultdict(list)
     for row in gone:
         reason = rules.auto_close_reason(rule, False, current_status=statuses.get(row["case"]))
@@ -370,7 +390,7 @@ async def _auto_close(rule: SignalRule, produced: set[str], evaluated: Container
             done = await Signal.update({
                 Signal.status: SignalStatus.CLOSED.value, Signal.resolution: reason, Signal.closed_at: now,
                 Signal.updated_at: now,
-            }).where(Signal.id.is_in(list(batch)), Signal.status.is_in(ACTIVE)).returning(Signal.id)
+            }).where(any_of(Signal.id, batch), Signal.status.is_in(ACTIVE)).returning(Signal.id)
             closed += len(done)
     return closed
 
@@ -435,26 +455,33 @@ def _literal(value: date | datetime, postgres: bool) -> str:
     return f"'{value.isoformat()}'::date" if postgres else f"'{value.isoformat()}'"
 
 
-@lru_cache(maxsize=4)
-def _days_values(earliest: date, today: date, postgres: bool) -> str:
-    """Every day from the earliest start up to today: the moment it begins (Amsterdam midnight, in UTC) and,
-    per legal clock, its deadline when nothing pauses it and the moment after that deadline."""
+def _days(earliest: date, today: date) -> list[tuple]:
+    """Every day from the earliest start up to today: the day, the moment it begins (Amsterdam midnight, in UTC)
+    and, per legal clock, its deadline when nothing pauses it and the moment after that deadline."""
     rows = []
     for n in range((today - earliest).days + 1):
         day = earliest + timedelta(days=n)
-        values = [_literal(day, postgres), _literal(_start_of(day), postgres)]
+        row = [day, _start_of(day)]
         for clock in _LEGAL_CLOCKS:
             deadline = term_deadline(clock, day)
-            values += [_literal(deadline, postgres), _literal(_start_of(deadline + timedelta(days=1)), postgres)]
-        rows.append(f"({', '.join(values)})")
-    return ", ".join(rows)
+            row += [deadline, _start_of(deadline + timedelta(days=1))]
+        rows.append(tuple(row))
+    return rows
 
 
-def _as_moment(value: datetime | str | None) -> datetime | None:
-    if value is None or isinstance(value, datetime):
-        return value
-    moment = datetime.fromisoformat(value)  # SQLite hands back the stored text for an aggregate
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+_DAY_TYPES = ("date", "timestamptz") + ("date", "timestamptz") * len(_LEGAL_CLOCKS)
+
+
+@lru_cache(maxsize=4)
+def _days_table(earliest: date, today: date, postgres: bool) -> tuple[str, tuple]:
+    """The days as an SQL row source and its parameters. PostgreSQL gets one array per column (unnest): a short
+    statement whatever the span of years; SQLite, without arrays, a VALUES list of literals."""
+    rows = _days(earliest, today)
+    if postgres:
+        arrays = ", ".join(f"{{}}::{kind}[]" for kind in _DAY_TYPES)
+        return f"SELECT * FROM unnest({arrays})", tuple(list(column) for column in zip(*rows, strict=True))  # noqa: S608 (our types)
+    values = ", ".join("(" + ", ".join(_literal(value, False) for value in row) + ")" for row in rows)
+    return f"VALUES {values}", ()
 
 
 async def _scan_legal_terms(today: date, parties: dict[int, Parties]) -> RuleOutcome:
@@ -498,71 +525,58 @@ async def _scan_legal_terms(today: date, parties: dict[int, Parties]) -> RuleOut
     day_columns = ", ".join(f"{clock.code}_deadline, {clock.code}_late" for clock in _LEGAL_CLOCKS)
     term_joins = " ".join(f"LEFT JOIN days AS {clock.code}_term ON {clock.code}_term.on_day = g.{clock.starts_at}"
                           for clock in _LEGAL_CLOCKS)
-    # statuses, dates and column names from our own definitions, never input
+    days, day_arguments = _days_table(earliest, today, postgres)
+    exceeded = " OR ".join(f"{clock.code}_exceeded = 1" for clock in _LEGAL_CLOCKS)
+    stop_days = ", ".join(f"{amsterdam_day_sql(f'g.{clock.code}_stop')} AS {clock.code}_stop_day"
+                          for clock in _LEGAL_CLOCKS)
+    # statuses, dates and column names from our own definitions, never input. Only the cases Python has to
+    # look at come back: those with an exceeded clock, and those ever on hold (a pause moves the deadline).
     sql = (
-        f"WITH days (on_day, opens, {day_columns}) AS (VALUES {_days_values(earliest, today, postgres)}), "  # noqa: S608
+        f"WITH days (on_day, opens, {day_columns}) AS ({days}), "  # noqa: S608
         f"g AS (SELECT {case_columns}, {', '.join(columns)}, "
         f"max(CASE WHEN e.to_status = '{CaseStatus.ON_HOLD.value}' THEN 1 ELSE 0 END) AS holds "
         f"FROM portal_case {' '.join(joins)} "
         f'LEFT JOIN case_event AS e ON e."case" = portal_case.id AND {_STEP_SQL} AND e.occurred_at < {tomorrow} '
         "WHERE {} GROUP BY portal_case.id) "
-        f"SELECT g.*, {', '.join(flags)} FROM g {term_joins}"
+        f"SELECT * FROM (SELECT g.*, {', '.join(flags)}, {stop_days} FROM g {term_joins}) AS checked "
+        f"WHERE holds = 1 OR {exceeded}"
     )
-    rows = await Case.raw(sql, where.querystring)
+    rows = await Case.raw(sql, *day_arguments, where.querystring)
     cases: list[CaseClocks] = []
     paused: list[dict] = []
-    exceeded_columns = [f"{clock.code}_exceeded" for clock in _LEGAL_CLOCKS]
+    clock_columns = [(clock, f"{clock.code}_exceeded", f"{clock.code}_stop_day") for clock in _LEGAL_CLOCKS]
     for row in rows:
         if row["holds"]:
             paused.append(row)
             continue
-        if not any(row[column] for column in exceeded_columns):
-            continue
         dates = _case_dates(row)
-        clocks = []
-        for clock in _LEGAL_CLOCKS:
-            state = _unpaused_clock(clock, dates, _as_moment(row[f"{clock.code}_stop"]), today)
-            if state is not None:
-                clocks.append(state)
+        clocks = [state for clock, exceeded_column, stop_column in clock_columns if row[exceeded_column]
+                  and (state := _unpaused_clock(clock, dates, _as_date(row[stop_column]), today))]
         if clocks:
             cases.append(CaseClocks(row["id"], row["contract"], row["subcontractor"], clocks))
     cases += await _paused_case_clocks(paused, today)
-    return RuleOutcome(rules.legal_term_signals(cases, today), len(rows), _LegalTermKeys({row["id"] for row in rows}))
+    # every case the rule looked at: its signals whose cause has gone are closed; older cases are left alone
+    looked_at = Signal.case.is_in(Case.select(Case.id).where(where))
+    return RuleOutcome(rules.legal_term_signals(cases, today), len(rows), evaluated_where=looked_at)
 
 
-class _LegalTermKeys:
-    """The legal-term keys of the evaluated cases (``legal_term_key`` of each case and clock), as a container
-    that answers ``key in ...`` without building every key: the auto-close asks only about active signals."""
-
-    def __init__(self, case_ids: set[int]) -> None:
-        self.case_ids = case_ids
-
-    def __contains__(self, key: object) -> bool:
-        if not isinstance(key, str):
-            return False
-        prefix, _, clock = key.rpartition(":")
-        case_id = prefix.rpartition(":")[2]
-        if not case_id.isdigit() or int(case_id) not in self.case_ids or clock not in rules.LEGAL_TERM_CLOCKS:
-            return False
-        return key == rules.legal_term_key(int(case_id), clock)
+def _as_date(value: date | str | None) -> date | None:
+    return date.fromisoformat(value) if isinstance(value, str) else value  # SQLite hands back ISO text
 
 
 def _case_dates(row: dict) -> CaseDates:
-    def day(value: date | str | None) -> date | None:
-        return date.fromisoformat(value) if isinstance(value, str) else value
-
-    return CaseDates(day(row["melding_date"]), day(row["aanvraag_date"]), day(row["decision_date"]),
+    return CaseDates(_as_date(row["melding_date"]), _as_date(row["aanvraag_date"]), _as_date(row["decision_date"]),
                      bool(row["beschikking_issued"]))
 
 
-def _unpaused_clock(clock, dates: CaseDates, first_stop: datetime | None, today: date) -> ClockState | None:
+def _unpaused_clock(clock, dates: CaseDates, first_stop: date | None, today: date) -> ClockState | None:
     """An exceeded clock of a case that was never on hold (None when not exceeded or not started): what
-    ``compute_clocks`` gives for it, from the first stopping step and the key dates."""
+    ``compute_clocks`` gives for it, from the day of the first stopping step (Amsterdam) and the key dates."""
     start = getattr(dates, clock.starts_at)
     if start is None or start > today:
         return None
     deadline = term_deadline(clock, start)
-    stops = [_day(first_stop)] if first_stop is not None else []
+    stops = [first_stop] if first_stop is not None else []
     stop_date = getattr(dates, clock.stops_at) if clock.stops_at else None
     if stop_date is not None and stop_date <= today:
         stops.append(max(stop_date, start))
@@ -580,7 +594,7 @@ async def _paused_case_clocks(rows: list[dict], today: date) -> list[CaseClocks]
     history: dict[int, list[StatusChange]] = defaultdict(list)
     for batch in _chunks([row["id"] for row in rows], IN_BATCH):
         events = await CaseEvent.select(CaseEvent.case, CaseEvent.occurred_at, CaseEvent.to_status).where(
-            CaseEvent.case.is_in(list(batch)), STATUS_STEPS).order_by(CaseEvent.case).order_by(
+            any_of(CaseEvent.case, batch), STATUS_STEPS).order_by(CaseEvent.case).order_by(
             CaseEvent.occurred_at).order_by(CaseEvent.id)
         for event in events:
             history[event["case"]].append(StatusChange(_day(event["occurred_at"]), CaseStatus(event["to_status"])))

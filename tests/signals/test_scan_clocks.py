@@ -14,8 +14,7 @@ from hypothesis import strategies as st
 from portal.cases.clocks import CaseDates, StatusChange, compute_clocks
 from portal.cases.rules import CaseStatus as S
 from portal.lib.formatting import AMSTERDAM
-from portal.signals.rules import legal_term_key
-from portal.signals.service import _LEGAL_CLOCKS, _LegalTermKeys, _unpaused_clock
+from portal.signals.service import _LEGAL_CLOCKS, _unpaused_clock
 
 STATUSES = [status for status in S if status is not S.ON_HOLD]
 
@@ -44,6 +43,11 @@ def first_stop(clock, dates: CaseDates, history: list[StatusChange], today: date
     return datetime.combine(min(days), time(23, 30), tzinfo=AMSTERDAM) if days else None  # late: day edge
 
 
+def stop_day(moment: datetime | None) -> date | None:
+    """The Amsterdam day of that moment, as the SQL hands it over (``amsterdam_day_sql``)."""
+    return moment.astimezone(AMSTERDAM).date() if moment is not None else None
+
+
 @settings(max_examples=400, deadline=None)
 @given(case_histories())
 def test_the_set_based_path_finds_exactly_the_exceeded_clocks_of_compute_clocks(case):
@@ -51,15 +55,5 @@ def test_the_set_based_path_finds_exactly_the_exceeded_clocks_of_compute_clocks(
     expected = [state for state in compute_clocks(dates, history, today, _LEGAL_CLOCKS)
                 if state.exceeded_since is not None and state.exceeded_since <= today]
     found = [state for clock in _LEGAL_CLOCKS
-             if (state := _unpaused_clock(clock, dates, first_stop(clock, dates, history, today), today))]
+             if (state := _unpaused_clock(clock, dates, stop_day(first_stop(clock, dates, history, today)), today))]
     assert found == expected
-
-
-def test_the_evaluated_keys_answer_for_the_evaluated_cases_only():
-    keys = _LegalTermKeys({7, 12})
-    assert legal_term_key(7, "assessment") in keys
-    assert legal_term_key(12, "decision") in keys
-    assert legal_term_key(8, "assessment") not in keys
-    assert legal_term_key(7, "objection") not in keys  # not a legal-term clock of the scan
-    assert "stalled:case:7:assessment" not in keys
-    assert None not in keys

@@ -491,3 +491,29 @@ async def test_notes_between_the_steps_change_no_legal_clock(world):
     await service.run_scan()
     [legal] = await signals(rule="legal_term_exceeded")
     assert legal["case"] == prepared["late"].id and legal["dedup_key"].endswith(":assessment")
+
+
+async def test_a_legal_term_signal_closes_when_its_clock_turns_out_met_but_not_once_the_case_is_out_of_view(world):
+    """The rule looks at cases that can still exceed a term, or were decided in the last 90 days: a signal
+    of a case it looked at closes when its cause has gone; the signal of a case decided long ago stays."""
+    today = service.today_nl()
+    contract = world["contract"]
+    cases_ = []
+    for _ in range(2):
+        case = await factories.case(contract, status="assessment", melding_date=today - timedelta(days=70),
+                                    status_since=at(today - timedelta(days=10)))
+        await factories.event(case, "registered", action="register", occurred_at=at(today - timedelta(days=70)))
+        cases_.append(case)
+    met, out_of_view = cases_
+    first = await service.run_scan()
+    assert {row["case"] for row in await signals(rule="legal_term_exceeded")} == {met.id, out_of_view.id}
+    assert first.rules["legal_term_exceeded"].created == 2
+    # the assessment turns out to have been decided in time; the other case was decided and closed long ago
+    await factories.event(met, "rejected", action="reject", occurred_at=at(today - timedelta(days=60)))
+    await Case.update({Case.status: "closed", Case.decision_date: today - timedelta(days=200)}).where(
+        Case.id == out_of_view.id)
+    second = await service.run_scan()
+    assert second.rules["legal_term_exceeded"].closed == 1
+    by_case = {row["case"]: row for row in await signals(rule="legal_term_exceeded")}
+    assert by_case[met.id]["status"] == "closed"
+    assert by_case[out_of_view.id]["status"] == "open"
