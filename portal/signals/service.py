@@ -407,34 +407,52 @@ def stalled_cutoff(today: date, norm: int) -> date:
 
 
 async def _scan_stalled(today: date, parties: dict[int, Parties]) -> RuleOutcome:
-    """One query per contract over the (contract, status, status_since) index: open cases whose status
-    started before that status's cut-off (computed in Python from the contract's norms and the calendar)."""
+    """One query over the (contract, status, status_since) index: open cases whose status started before that
+    status's cut-off in their contract (computed in Python from the contract's norms and the calendar), joined
+    from a small table of (contract, status, cut-off) rows."""
     overrides: dict[int, dict[str, int]] = defaultdict(dict)
     for row in await StatusNorm.select(StatusNorm.contract, StatusNorm.status, StatusNorm.max_working_days):
         overrides[row["contract"]][row["status"]] = row["max_working_days"]
-    drafts: list[SignalDraft] = []
-    candidates = 0
+    norms_of: dict[int, dict[CaseStatus, int]] = {}
     cutoffs: dict[int, datetime] = {}
+    thresholds: list[tuple[int, str, datetime]] = []
     for contract_id in sorted(parties):
-        norms = rules.effective_norms(overrides.get(contract_id))
-        clauses = None
+        norms_of[contract_id] = norms = rules.effective_norms(overrides.get(contract_id))
         for status, norm in norms.items():
             if norm not in cutoffs:
                 cutoffs[norm] = _start_of(stalled_cutoff(today, norm) + timedelta(days=1))
-            clause = (Case.status == status.value) & (Case.status_since < cutoffs[norm])
-            clauses = clause if clauses is None else clauses | clause
-        if clauses is None:
-            continue
-        rows = await Case.select(Case.id, Case.status, Case.status_since, Case.subcontractor,
-                                 Case.status_before_hold).where(Case.contract == contract_id, clauses)
-        candidates += len(rows)
-        cases = [StalledCandidate(
-            case_id=row["id"], contract_id=contract_id, status=row["status"], status_since=_day(row["status_since"]),
-            subcontractor_id=row["subcontractor"],
+            thresholds.append((contract_id, status.value, cutoffs[norm]))
+    if not thresholds:
+        return RuleOutcome([], 0)
+    if engine().engine_type == "postgres":
+        table, arguments = "SELECT * FROM unnest({}::int[], {}::text[], {}::timestamptz[])", [
+            list(column) for column in zip(*thresholds, strict=True)]
+    else:  # SQLite knows no arrays: literals of our own making (ids, statuses, computed moments)
+        table, arguments = "VALUES " + ", ".join(
+            f"({contract_id}, '{status}', {_literal(cutoff, False)})" for contract_id, status, cutoff in thresholds), []
+    rows = await Case.raw(
+        f"WITH n (contract, status, cutoff) AS ({table}) "  # noqa: S608
+        "SELECT c.id, c.contract, c.status, c.status_since, c.subcontractor, c.status_before_hold "
+        "FROM n JOIN portal_case AS c ON c.contract = n.contract AND c.status = n.status "
+        "AND c.status_since < n.cutoff", *arguments)
+    by_contract: dict[int, list[StalledCandidate]] = defaultdict(list)
+    for row in rows:
+        by_contract[row["contract"]].append(StalledCandidate(
+            case_id=row["id"], contract_id=row["contract"], status=row["status"],
+            status_since=_day(_as_moment(row["status_since"])), subcontractor_id=row["subcontractor"],
             ball=ball_in_court(CaseState(row["status"], row["subcontractor"], row["status_before_hold"])),
-        ) for row in rows]
-        drafts += rules.stalled_signals(cases, norms, today)
-    return RuleOutcome(drafts, candidates)
+        ))
+    drafts: list[SignalDraft] = []
+    for contract_id, cases in sorted(by_contract.items()):
+        drafts += rules.stalled_signals(cases, norms_of[contract_id], today)
+    return RuleOutcome(drafts, len(rows))
+
+
+def _as_moment(value: datetime | str) -> datetime:
+    if isinstance(value, datetime):
+        return value
+    moment = datetime.fromisoformat(value)  # SQLite hands back the stored text from a raw query
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 STATUS_STEPS = WhereRaw("(from_status IS NULL OR from_status <> to_status OR action = 'decline')")
