@@ -51,3 +51,14 @@ async def test_liveness_answers_without_touching_the_database(client):
     response = await client.get("/health/live")
     assert response.status_code == 200 and response.json() == {"status": "ok"}
     assert "set-cookie" not in response.headers  # probes must not create sessions
+
+
+def test_templates_are_reloaded_from_disk_only_in_development():
+    """Checking every template's modification time on each render is for a developer editing them."""
+    from portal.app import create_app
+    from portal.settings import Settings
+
+    production = Settings(environment="production", secret_key="p" * 48, pseudonym_key="q" * 48)
+    assert create_app(production).template_engine.engine.auto_reload is False
+    assert create_app(Settings(environment="test")).template_engine.engine.auto_reload is False
+    assert create_app(Settings(environment="development")).template_engine.engine.auto_reload is True
