@@ -6,7 +6,7 @@ import sqlite3
 import threading
 from collections.abc import Sequence
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from functools import lru_cache
 from urllib.parse import unquote, urlparse
 
@@ -54,6 +54,16 @@ def amsterdam_day_sql(expression: str) -> str:
     if engine().engine_type == "postgres":
         return f"(({expression}) AT TIME ZONE 'Europe/Amsterdam')::date"
     return f"date(amsterdam_local({expression}))"
+
+
+def stored_date(value: date | datetime | str | None) -> date | None:
+    """A date column's value as a date: SQLite hands back ISO text from raw and aggregate queries; a stored
+    moment counts as its Amsterdam day."""
+    if value is None or isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if isinstance(value, datetime):
+        return value.astimezone(AMSTERDAM).date()
+    return date.fromisoformat(str(value)[:10])
 
 
 def amsterdam_local(value: str | None) -> str | None:

@@ -22,7 +22,7 @@ from portal.cases.rules import (
 from portal.cases.tables import Case, CaseEvent
 from portal.contracts.tables import Contract, StatusNorm, Subcontract
 from portal.dashboard import rules
-from portal.db import read_transaction
+from portal.db import amsterdam_day_sql, read_transaction, stored_date
 from portal.lib.calendar_nl import add_working_days, working_days_between
 from portal.lib.errors import NotFound
 from portal.lib.formatting import AMSTERDAM, today_nl
@@ -207,14 +207,6 @@ def _is_postgres() -> bool:
     return engine().engine_type == "postgres"
 
 
-def _as_date(value) -> date | None:
-    if value is None or isinstance(value, date) and not isinstance(value, datetime):
-        return value
-    if isinstance(value, datetime):
-        return _local(value)
-    return date.fromisoformat(str(value)[:10])
-
-
 async def dashboard_contracts(actor: Actor) -> list[dict]:
     """The contracts the actor may open a dashboard of (its organisation takes part in)."""
     policy.require_role(actor, DASHBOARD_ROLES, DASHBOARD_WHAT)
@@ -250,8 +242,7 @@ def _authorize(actor: Actor, facts: policy.ContractFacts | None) -> None:
 
 async def _case_load(contract_id: int) -> list[dict]:
     """One grouped query: open and closed cases per status, subcontractor and day the status started."""
-    day = ("(status_since AT TIME ZONE 'Europe/Amsterdam')::date" if _is_postgres()
-           else "date(amsterdam_local(status_since))")
+    day = amsterdam_day_sql("status_since")
     return await Case.raw(
         f"SELECT status, subcontractor, {day} AS since, COUNT(*) AS n FROM portal_case WHERE contract = {{}} "  # noqa: S608
         f"GROUP BY status, subcontractor, {day}", contract_id)
@@ -260,14 +251,13 @@ async def _case_load(contract_id: int) -> list[dict]:
 async def _flows(contract_id: int) -> list[dict]:
     """One row per case that started care: its subcontractor, days melding -> start and days
     allocation request -> start (the last request to that subcontractor before the start)."""
+    started, requested = amsterdam_day_sql("s.started"), amsterdam_day_sql("r.requested")
     if _is_postgres():
-        started = "(s.started AT TIME ZONE 'Europe/Amsterdam')::date"
         melding = f"({started} - c.melding_date)"
-        wait = f"({started} - (r.requested AT TIME ZONE 'Europe/Amsterdam')::date)"
-    else:
-        started = "julianday(date(amsterdam_local(s.started)))"  # portal.db: Amsterdam days on SQLite too
-        melding = f"CAST({started} - julianday(c.melding_date) AS INTEGER)"
-        wait = f"CAST({started} - julianday(date(amsterdam_local(r.requested))) AS INTEGER)"
+        wait = f"({started} - {requested})"
+    else:  # SQLite subtracts days as Julian day numbers
+        melding = f"CAST(julianday({started}) - julianday(c.melding_date) AS INTEGER)"
+        wait = f"CAST(julianday({started}) - julianday({requested}) AS INTEGER)"
     return await CaseEvent.raw(
         f"SELECT s.subcontractor, {melding} AS melding_days, {wait} AS wait_days "  # noqa: S608
         "FROM (SELECT \"case\" AS case_id, subcontractor, MIN(occurred_at) AS started FROM case_event "
@@ -345,7 +335,7 @@ def _per_subcontractor(data: dict, subcontracts: list[dict]) -> dict[int, dict]:
     periods: dict[int, tuple[date, date]] = {}
     handed_in: set[tuple[int, int]] = set()
     for row in data["reports"]:
-        periods[row["id"]] = (_as_date(row["starts_on"]), _as_date(row["ends_on"]))
+        periods[row["id"]] = (stored_date(row["starts_on"]), stored_date(row["ends_on"]))
         if row["organisation"] is not None and row["status"] in ("submitted", "accepted"):
             handed_in.add((row["id"], row["organisation"]))
     declines = {}
@@ -359,7 +349,7 @@ def _per_subcontractor(data: dict, subcontracts: list[dict]) -> dict[int, dict]:
         declines[sid] = (c["decline"], requests)
         rejections[sid] = (c["reject"], decisions)
         due = [pid for pid, (start, end) in periods.items()
-               if start <= _as_date(sub["end_date"]) and end >= _as_date(sub["start_date"])]
+               if start <= stored_date(sub["end_date"]) and end >= stored_date(sub["start_date"])]
         done = sum(1 for pid in due if (pid, sid) in handed_in)
         result[sid] = {
             "id": sid, "name": sub["name"], "volume": requests, "declines": c["decline"],
@@ -399,7 +389,7 @@ def _ball_in_court(data: dict, subcontracts: list[dict], today: date, coordinato
         key = (party.value, sub)
         entry = rows.setdefault(key, {"party": party.value, "label": label, "subcontractor": sub,
                                       "buckets": dict.fromkeys(rules.AGE_BUCKETS, 0), "total": 0})
-        since = _as_date(row["since"])
+        since = stored_date(row["since"])
         if since not in ages:
             ages[since] = rules.age_bucket(max(0, working_days_between(since, today)))
         entry["buckets"][ages[since]] += row["n"]

@@ -35,7 +35,7 @@ from portal.cases.rules import (
 )
 from portal.cases.tables import Case, CaseEvent
 from portal.contracts.tables import Contract, StatusNorm, Subcontract
-from portal.db import amsterdam_day_sql, any_of, engine, read_transaction, write_transaction
+from portal.db import amsterdam_day_sql, any_of, engine, read_transaction, stored_date, write_transaction
 from portal.lib.calendar_nl import add_working_days, is_working_day
 from portal.lib.errors import Conflict, InvalidInput, NotFound, NotPermitted
 from portal.lib.formatting import AMSTERDAM, format_date, today_nl
@@ -569,7 +569,7 @@ async def _scan_legal_terms(today: date, parties: dict[int, Parties]) -> RuleOut
             continue
         dates = _case_dates(row)
         clocks = [state for clock, exceeded_column, stop_column in clock_columns if row[exceeded_column]
-                  and (state := _unpaused_clock(clock, dates, _as_date(row[stop_column]), today))]
+                  and (state := _unpaused_clock(clock, dates, stored_date(row[stop_column]), today))]
         if clocks:
             cases.append(CaseClocks(row["id"], row["contract"], row["subcontractor"], clocks))
     cases += await _paused_case_clocks(paused, today)
@@ -578,13 +578,9 @@ async def _scan_legal_terms(today: date, parties: dict[int, Parties]) -> RuleOut
     return RuleOutcome(rules.legal_term_signals(cases, today), len(rows), evaluated_where=looked_at)
 
 
-def _as_date(value: date | str | None) -> date | None:
-    return date.fromisoformat(value) if isinstance(value, str) else value  # SQLite hands back ISO text
-
-
 def _case_dates(row: dict) -> CaseDates:
-    return CaseDates(_as_date(row["melding_date"]), _as_date(row["aanvraag_date"]), _as_date(row["decision_date"]),
-                     bool(row["beschikking_issued"]))
+    return CaseDates(stored_date(row["melding_date"]), stored_date(row["aanvraag_date"]),
+                     stored_date(row["decision_date"]), bool(row["beschikking_issued"]))
 
 
 def _unpaused_clock(clock, dates: CaseDates, first_stop: date | None, today: date) -> ClockState | None:
