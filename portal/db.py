@@ -1,6 +1,7 @@
 """Database engine from settings, SQLite tuning, the SQLite and PostgreSQL pools, and write transactions."""
 
 import asyncio
+import json
 import os
 import sqlite3
 import threading
@@ -17,6 +18,7 @@ from piccolo.engine.finder import engine_finder
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine, SQLiteTransaction, TransactionType, dict_factory
 
+from portal.lib.compiled_query import Param
 from portal.lib.formatting import AMSTERDAM
 from portal.settings import Settings
 
@@ -365,10 +367,27 @@ async def empty_all_tables() -> None:
             await db.run_ddl(f'DELETE FROM "{table._meta.tablename}"')  # noqa: S608
 
 
-def any_of(column, values: Sequence) -> Combinable:
+def any_of(column, values: Sequence | Param) -> Combinable:
     """``column IN (values)`` for long lists (thousands of ids or keys). On PostgreSQL one array parameter,
     ``= ANY($1)``: one statement text whatever the length, instead of a parameter (and a piece of SQL to build
-    and parse) per value. SQLite knows no arrays; it gets ``IN`` with a parameter per value (callers batch)."""
+    and parse) per value. SQLite knows no arrays; it gets ``IN`` with a parameter per value (callers batch).
+
+    ``values`` may be a ``Param`` of a compiled query, whose statement must fit lists of any length: on SQLite
+    the list is then bound as one JSON array and read back with ``json_each`` (ids and keys only)."""
+    name = column._meta.get_full_name(with_alias=False)
     if engine().engine_type == "postgres":
-        return WhereRaw(f"{column._meta.get_full_name(with_alias=False)} = ANY({{}})", list(values))
+        return WhereRaw(f"{name} = ANY({{}})", values if isinstance(values, Param) else list(values))
+    if isinstance(values, Param):
+        # the column's name comes from our own table definitions, never from input
+        return WhereRaw(f"{name} IN (SELECT value FROM json_each({{}}))",  # noqa: S608
+                        Param(values.name, _json_array))
     return column.is_in(list(values))
+
+
+def _json_array(values: Sequence) -> str:
+    """A list of ids or keys as JSON text for ``json_each``, whose values compare as the column's own (integers
+    as integers, text as text); anything else would not, so it is refused."""
+    items = list(values)
+    if not all(type(item) in (int, str) for item in items):
+        raise TypeError("any_of with a Param takes a list of int or str")
+    return json.dumps(items)

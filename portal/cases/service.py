@@ -6,11 +6,12 @@ Lists are scoped in SQL (``policy.case_scope``): the other organisations' cases 
 
 import operator
 import uuid
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from functools import lru_cache, reduce
+from typing import Any
 
 from piccolo.columns.combination import WhereRaw
 from piccolo.query import OrderByRaw
@@ -41,6 +42,7 @@ from portal.contracts.tables import Contract, StatusNorm, Subcontract
 from portal.db import read_transaction, write_transaction
 from portal.lib.calendar_nl import add_working_days, working_days_between
 from portal.lib.codelists import CodeList, Domain, EndReason, ProductCategory, ProvisionType, RejectionReason, Urgency
+from portal.lib.compiled_query import CompiledQuery, Param, compiled
 from portal.lib.errors import Conflict, DomainError, InvalidInput, NotFound
 from portal.lib.formatting import AMSTERDAM, format_date, today_nl
 from portal.lib.keyset import Cursor, decode_cursor, encode_cursor
@@ -125,14 +127,11 @@ async def list_cases(actor: Actor, filters: CaseFilter, today: date | None = Non
     searching = bool(filters.search)
     transaction = write_transaction() if searching else read_transaction()
     async with transaction:
-        clauses = await _list_clauses(actor, filters, today)
-        query = Case.select(*LIST_COLUMNS, Case.urgency).where(*clauses, *_after(order, cursor))
-        if order is CaseOrder.RECENT:
-            query = query.order_by(Case.status_since, Case.id, ascending=False)
-        else:
-            query = query.order_by(Case.id)
-        rows = await query.limit(PAGE_SIZE + 1)
-        total = await Case.count().where(*clauses) if cursor is None else None
+        values = await _list_values(actor, filters)
+        overdue = await _overdue_clause(actor, today) if filters.overdue else None
+        page = {**values, **_cursor_values(order, cursor)}
+        rows = await _compiled_page(actor, page, order, PAGE_SIZE + 1, overdue).run(page)
+        total = await _compiled_count(actor, values, overdue).run(values) if cursor is None else None
         if searching:
             await audit.record(actor, "search", "case", None, purpose=default_purpose(actor.role),
                                new={"zoek": filters.search, "status": filters.status, "results": len(rows)})
@@ -154,7 +153,9 @@ async def count_cases(actor: Actor, filters: CaseFilter, today: date | None = No
     """How many cases the whole filtered list holds (every page): the export decides direct or by job."""
     policy.require_role(actor, policy.CASE_READER_ROLES, "casussen")
     async with read_transaction():
-        return await Case.count().where(*await _list_clauses(actor, filters, today or today_nl()))
+        values = await _list_values(actor, filters)
+        overdue = await _overdue_clause(actor, today or today_nl()) if filters.overdue else None
+        return await _compiled_count(actor, values, overdue).run(values)
 
 
 async def case_export_batches(actor: Actor, filters: CaseFilter, batch_size: int = 1000,
@@ -166,65 +167,137 @@ async def case_export_batches(actor: Actor, filters: CaseFilter, batch_size: int
     today = today or today_nl()
     order = CaseOrder(filters.order)
     view = CaseView.PSEUDONYMISED if actor.role is Role.CONTRACT_MANAGER else CaseView.FULL
-    cursor: Cursor | None = None
+    seek: dict[str, Any] = {}  # the keyset values of the last row of the previous batch
     while True:
         async with read_transaction():
-            clauses = await _list_clauses(actor, filters, today)
-            query = Case.select(*LIST_COLUMNS, Case.urgency).where(*clauses, *_after(order, cursor))
-            if order is CaseOrder.RECENT:
-                query = query.order_by(Case.status_since, Case.id, ascending=False)
-            else:
-                query = query.order_by(Case.id)
-            rows = await query.limit(batch_size)
+            values = await _list_values(actor, filters)
+            overdue = await _overdue_clause(actor, today) if filters.overdue else None
+            batch = {**values, **seek}
+            rows = await _compiled_page(actor, batch, order, batch_size, overdue).run(batch)
         if not rows:
             return
         last = rows[-1]
-        cursor = Cursor(last["status_since"].isoformat() if order is CaseOrder.RECENT else last["id"], last["id"])
+        seek = {"after_id": last["id"]} if order is CaseOrder.NUMBER else {
+            "after_since": last["status_since"], "after_id": last["id"]}
         yield [policy.redact_case(view, _decorate(row)) for row in rows]
         if len(rows) < batch_size:
             return
 
 
-def _after(order: CaseOrder, cursor: Cursor | None) -> list:
-    """The keyset condition: the rows after the cursor in the list's order."""
+# --- the list's query: its values, checked once per call, apart from its shape, compiled once ---------------
+
+
+def _cursor_values(order: CaseOrder, cursor: Cursor | None) -> dict[str, Any]:
+    """The keyset cursor's values, checked: what ``_after`` seeks past."""
     if cursor is None:
-        return []
+        return {}
     if order is CaseOrder.NUMBER:
-        return [Case.id > cursor.last_id]
+        return {"after_id": cursor.last_id}
     try:
         since = datetime.fromisoformat(str(cursor.sort_value))
     except ValueError as exc:
         raise InvalidInput("Deze paginalink is ongeldig; begin opnieuw bij de eerste pagina.", field="na") from exc
     if since.tzinfo is None:
         since = since.replace(tzinfo=UTC)
+    return {"after_since": since, "after_id": cursor.last_id}
+
+
+def _after(order: CaseOrder, values: Mapping[str, Any]) -> list:
+    """The keyset condition: the rows after the cursor in the list's order."""
+    if "after_id" not in values:
+        return []
+    if order is CaseOrder.NUMBER:
+        return [Case.id > values["after_id"]]
     # a row comparison, so both databases seek in the (status_since, id) index to the cursor instead of
     # reading the index from the top and filtering (what an OR of the two columns makes them do)
-    return [WhereRaw('("portal_case"."status_since", "portal_case"."id") < ({}, {})', since, cursor.last_id)]
+    return [WhereRaw('("portal_case"."status_since", "portal_case"."id") < ({}, {})', values["after_since"],
+                     values["after_id"])]
 
 
-async def _list_clauses(actor: Actor, filters: CaseFilter, today: date) -> list:
-    clauses = [policy.case_scope(actor)]
+async def _list_values(actor: Actor, filters: CaseFilter) -> dict[str, Any]:
+    """The list's filter values by name, checked (a contract must be one of the actor's): what ``_list_where``
+    makes its clauses of. The overdue filter is not among them (``_overdue_clause``)."""
+    values: dict[str, Any] = {"organisation_id": actor.organisation_id}
     if filters.contract_id is not None:
         if not await Contract.exists().where(Contract.id == filters.contract_id, policy.contract_scope(actor)):
             raise NotFound(policy.NOT_FOUND_CONTRACT)
-        clauses.append(Case.contract == filters.contract_id)
+        values["contract_id"] = filters.contract_id
     if filters.status:
-        clauses.append(Case.status == CaseStatus.parse(filters.status, field="status").value)
+        values["status"] = CaseStatus.parse(filters.status, field="status").value
     if filters.search:
         if len(filters.search) > 32:
             raise InvalidInput("Zoek op (een deel van) een casusnummer.", field="zoek")
-        clauses.append(Case.case_number.ilike(f"%{filters.search}%"))
+        values["search"] = f"%{filters.search}%"
     if filters.subcontractor_id is not None:
-        clauses.append(Case.subcontractor == filters.subcontractor_id)
+        values["subcontractor_id"] = filters.subcontractor_id
     if filters.category:
-        clauses.append(Case.product_category == ProductCategory.parse(filters.category, field="categorie").value)
+        values["category"] = ProductCategory.parse(filters.category, field="categorie").value
     if filters.neighbourhood:
         if len(filters.neighbourhood) > 100:
             raise InvalidInput("Een wijknaam heeft hooguit 100 tekens.", field="wijk")
-        clauses.append(Case.neighbourhood == filters.neighbourhood)
-    if filters.overdue:
-        clauses.append(await _overdue_clause(actor, today))
+        values["neighbourhood"] = filters.neighbourhood
+    return values
+
+
+def _list_where(actor: Actor, values: Mapping[str, Any]) -> list:
+    """The list's where clauses: the actor's scope and one clause per filter value. A value is the value itself
+    (a plain Piccolo query) or a ``Param`` (the compiled one); ``actor`` is then ``_scope_actor``."""
+    clauses = [policy.case_scope(actor)]
+    if "contract_id" in values:
+        clauses.append(Case.contract == values["contract_id"])
+    if "status" in values:
+        clauses.append(Case.status == values["status"])
+    if "search" in values:
+        clauses.append(Case.case_number.ilike(values["search"]))
+    if "subcontractor_id" in values:
+        clauses.append(Case.subcontractor == values["subcontractor_id"])
+    if "category" in values:
+        clauses.append(Case.product_category == values["category"])
+    if "neighbourhood" in values:
+        clauses.append(Case.neighbourhood == values["neighbourhood"])
     return clauses
+
+
+def _page_select(actor: Actor, values: Mapping[str, Any], order: CaseOrder, limit: int, overdue=None):
+    """One page of the list in its order, after the cursor if ``values`` has one (see ``_list_where``)."""
+    where = _list_where(actor, values)
+    if overdue is not None:
+        where.append(overdue)
+    query = Case.select(*LIST_COLUMNS, Case.urgency).where(*where, *_after(order, values))
+    if order is CaseOrder.RECENT:
+        query = query.order_by(Case.status_since, Case.id, ascending=False)
+    else:
+        query = query.order_by(Case.id)
+    return query.limit(limit)
+
+
+def _scope_actor(actor: Actor, params: Mapping[str, Param]) -> Actor:
+    """The actor as a compiled list query sees it: its role and organisation kind are in the cache key, its
+    identity is a param (an id built into the SQL would be cached, and shown to the next caller, with the
+    SQL). A scope that started using the user id would fail to run (no value bound), never leak."""
+    return replace(actor, user_id=Param("user_id"), organisation_id=params["organisation_id"], display_name="",
+                   email="", origin=None)
+
+
+def _compiled_page(actor: Actor, values: Mapping[str, Any], order: CaseOrder, limit: int,
+                   overdue=None) -> CompiledQuery:
+    """The page query for this shape: built and compiled once per role, set of filters and cursor (the names
+    in ``values``), order and size. With the overdue filter, whose clause follows each contract's norms, per
+    call instead."""
+    key = None if overdue is not None else ("case page", actor.role, actor.organisation_kind, order, limit)
+    return compiled(key, lambda params: _page_select(_scope_actor(actor, params), params, order, limit, overdue),
+                    values)
+
+
+def _compiled_count(actor: Actor, values: Mapping[str, Any], overdue=None) -> CompiledQuery:
+    """How many cases the filtered list holds, compiled like ``_compiled_page``."""
+    key = None if overdue is not None else ("case count", actor.role, actor.organisation_kind)
+
+    def build(params: dict[str, Param]):
+        where = _list_where(_scope_actor(actor, params), params)
+        return Case.count().where(*where, *([overdue] if overdue is not None else []))
+
+    return compiled(key, build, values)
 
 
 @lru_cache(maxsize=512)

@@ -17,8 +17,10 @@ same results, only cheaper (tests/db/test_piccolo_speedups.py compares both, byt
 4. ``QueryString.__str__``: every where clause formats its column's name through it; for a template with no
    args and no braces the text is the template itself.
 5. ``PostgresEngine.transform_response_to_dicts`` builds each row dict from an asyncpg ``Record`` through its
-   mapping protocol (keys(), then a lookup per key). The rows of one result share their column names, so
-   ``dict(zip(names, record))`` gives the same dicts (with duplicate names too: the last one wins in both).
+   mapping protocol (keys(), then a lookup per key). The rows of one result share their column names, so one
+   function made for those names (a dict display with them as constant keys, as ``namedtuple`` makes its
+   classes) gives the same dicts at about half the cost of ``dict(zip(names, record))``, duplicate names too
+   (the last one wins in all three). On the case list's 51 rows of 15 columns: ~0.1 ms a page less.
 
 ``apply()`` is idempotent and runs in ``portal.lib.tables_base``, which every area's tables import, so the app,
 the workers, the CLI and the tests all use it. On another Piccolo version it leaves Piccolo as it is and warns
@@ -147,12 +149,35 @@ def compile_string(self: QueryString, engine_type: str = "postgres") -> tuple[st
 # --- result rows --------------------------------------------------------------------------------------------
 
 
+_ROW_BUILDER_CACHE_SIZE = 1024  # distinct column lists: one per select in the code
+_row_builders: dict[tuple[str, ...], Any] = {}
+
+
+def _row_builder(names: tuple[str, ...]):
+    """The function that turns a row with these column names into its dict: ``{'id': v0, 'name': v1}``. A row
+    of another length fails to unpack, as ``zip(..., strict=True)`` failed before."""
+    found = _row_builders.get(names)
+    if found is None:
+        variables = "".join(f"v{index}, " for index in range(len(names)))
+        items = ", ".join(f"{name!r}: v{index}" for index, name in enumerate(names))
+        namespace: dict[str, Any] = {}
+        # the names go in as repr() literals, so any text is just a key; nothing else comes from outside
+        exec(f"def build(row):\n    {variables}= row\n    return {{{items}}}", namespace)  # noqa: S102
+        found = namespace["build"]
+        if len(_row_builders) >= _ROW_BUILDER_CACHE_SIZE:
+            _row_builders.clear()  # only ever raw SQL strings from code could grow it; start over
+        _row_builders[names] = found
+    return found
+
+
 def transform_response_to_dicts(self: PostgresEngine, results) -> list[dict]:
     """Same dicts as Piccolo's (``dict(record)`` per row), built from the names the rows share."""
     if not results:
         return [dict(row) for row in results]
     names = tuple(results[0].keys())
-    return [dict(zip(names, row, strict=True)) for row in results]
+    if not names:  # SELECT without columns: PostgreSQL allows it
+        return [{} for _ in results]
+    return list(map(_row_builder(names), results))
 
 
 # --- applying -----------------------------------------------------------------------------------------------

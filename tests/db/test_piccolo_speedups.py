@@ -209,3 +209,17 @@ async def test_duplicate_column_names_keep_the_last_value_as_before(db):
     with without_speedups():
         plain = await Organisation.raw(sql)
     assert fast == plain == [{"n": 2, "name": "Gemeente Dubbel"}]
+
+
+async def test_any_column_name_is_just_a_key_of_the_row(db):
+    if engine().engine_type != "postgres":
+        pytest.skip("asyncpg Records: PostgreSQL only")
+    # quotes, a backslash, braces and the row builder's own variable names, over several rows
+    sql = """SELECT n AS "it's", n + 1 AS "a\\b", n + 2 AS "{{x}}", n + 3 AS "v0", n + 4 AS "row", '''' AS "'''"
+             FROM generate_series(1, 3) AS n"""  # {{x}}: a raw query's template, so the braces are doubled
+    fast = await Organisation.raw(sql)
+    with without_speedups():
+        plain = await Organisation.raw(sql)
+    assert fast == plain
+    assert fast[0] == {"it's": 1, "a\\b": 2, "{x}": 3, "v0": 4, "row": 5, "'''": "'"}
+    assert await Organisation.raw("SELECT FROM generate_series(1, 2)") == [{}, {}]
