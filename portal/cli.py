@@ -253,6 +253,24 @@ def privacy_retention() -> None:
                f"signalen en {summary.comment_texts} reacties.")
 
 
+@main.group()
+def signals() -> None:
+    """Signals: the time-driven rules."""
+
+
+@signals.command("scan")
+@click.option("--full", is_flag=True, help="Every rule on every contract, also where nothing changed today "
+                                            "(after an upgrade that changed a rule's wording).")
+def signals_scan(full: bool) -> None:
+    """Run the scan now (idempotent; the hourly job does the same)."""
+    from portal.signals import service
+
+    summary = _run(_with_pool(service.run_scan, full=full))
+    for name, rule in summary.rules.items():
+        click.echo(f"{name}: {rule.signals} actief, {rule.created} nieuw, {rule.updated} bijgewerkt, "
+                   f"{rule.closed} gesloten; {rule.skipped} contracten ongewijzigd overgeslagen ({rule.millis:.0f} ms)")
+
+
 def _serve(host: str, port: int, workers: int = 1) -> None:
     import uvicorn
 

@@ -5,6 +5,7 @@ import json
 import os
 import sqlite3
 import threading
+import zlib
 from collections.abc import Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime
@@ -89,6 +90,12 @@ def _amsterdam_hour(utc_hour: str) -> str:
     return datetime.fromisoformat(f"{utc_hour}:00+00:00").astimezone(AMSTERDAM).isoformat(sep=" ")[:13]
 
 
+def hashtext(value: str | None) -> int | None:
+    """SQL function ``hashtext(text)`` on SQLite, as PostgreSQL has it built in: a 32-bit hash of a text (not
+    the same numbers as PostgreSQL's; summaries are compared within one database only)."""
+    return None if value is None else zlib.crc32(value.encode())
+
+
 class TunedSQLiteConnection(sqlite3.Connection):
     """Every SQLite connection the portal opens, set up for a web app."""
 
@@ -98,6 +105,7 @@ class TunedSQLiteConnection(sqlite3.Connection):
         self.execute("PRAGMA synchronous=NORMAL")
         self.execute("PRAGMA foreign_keys=ON")
         self.create_function("amsterdam_local", 1, amsterdam_local, deterministic=True)
+        self.create_function("hashtext", 1, hashtext, deterministic=True)
 
 
 SQLITE_THREAD_NAME = "portal-sqlite"

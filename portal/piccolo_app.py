@@ -12,7 +12,7 @@ from portal.ops.tables import JobRun
 from portal.privacy.tables import PseudonymKeyState, RetentionRun
 from portal.reports.tables import Report, ReportComment, ReportPeriod, ReportTemplate, ReportVersion
 from portal.savings.tables import Investment, SavingsActual, SavingsTarget
-from portal.signals.tables import Digest, Signal, SignalComment
+from portal.signals.tables import Digest, ScanState, Signal, SignalComment
 
 ALL_TABLES = [
     Organisation,
@@ -27,6 +27,7 @@ ALL_TABLES = [
     Signal,
     SignalComment,
     Digest,
+    ScanState,
     ReportTemplate,
     ReportPeriod,
     Report,

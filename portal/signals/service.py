@@ -45,7 +45,7 @@ from portal.lib.tables_base import utc_now
 from portal.reports.tables import Report, ReportPeriod
 from portal.savings import service as savings_service
 from portal.settings import Settings, get_settings
-from portal.signals import rules
+from portal.signals import rules, scan_inputs
 from portal.signals.rules import (
     ACTIVE_SIGNAL_STATUSES,
     RULES,
@@ -304,6 +304,7 @@ class RuleSummary:
     updated: int = 0
     closed: int = 0
     millis: float = 0.0
+    skipped: int = 0  # contracts left alone: the rule already ran on the same inputs today
 
 
 @dataclass
@@ -332,13 +333,19 @@ class RuleOutcome:
     evaluated_where: Combinable | None = None
 
 
-async def run_scan(today: date | None = None) -> ScanSummary:
+async def run_scan(today: date | None = None, *, full: bool = False) -> ScanSummary:
     """Every time-driven rule once: upsert what fires, close what has lost its cause. Each rule runs in its
-    own write transaction, so a scan that dies halfway leaves whole rules behind and a rerun completes it."""
+    own write transaction, so a scan that dies halfway leaves whole rules behind and a rerun completes it.
+
+    A rule skips the contracts it already ran on today with the same inputs (``scan_inputs``): it would draft
+    the same signals, and upserting them would change nothing. ``full`` runs every rule on every contract (after
+    an upgrade that changed a rule's wording, say); the first scan of each day does so anyway."""
     today = today or today_nl()
     summary = ScanSummary(today=today)
     started = time.perf_counter()
     parties = await _parties()
+    inputs = await scan_inputs.contract_inputs(parties)
+    to_scan = {} if full else await scan_inputs.contracts_to_scan(inputs, today)
     steps = (
         (SignalRule.STALLED, _scan_stalled),
         (SignalRule.LEGAL_TERM_EXCEEDED, _scan_legal_terms),
@@ -348,22 +355,34 @@ async def run_scan(today: date | None = None) -> ScanSummary:
     )
     for rule, step in steps:
         rule_started = time.perf_counter()
+        contracts: list[int] | None = to_scan.get(rule)  # None: every contract
+        if contracts is not None and not contracts:
+            summary.rules[rule.value] = RuleSummary(skipped=len(parties))
+            continue
+        if contracts is not None and len(contracts) == len(parties):
+            contracts = None  # no need to name them all
         async with write_transaction():
-            outcome = await step(today, parties)
+            outcome = await step(today, parties, contracts)
             written = await upsert_drafts(outcome.drafts, parties)
-            closed = await _auto_close(rule, {draft.dedup_key for draft in outcome.drafts}, outcome)
+            closed = await _auto_close(rule, {draft.dedup_key for draft in outcome.drafts}, outcome, contracts)
+            await scan_inputs.remember(rule, inputs[rule], today, contracts)
         summary.rules[rule.value] = RuleSummary(
             candidates=outcome.candidates, signals=len({d.dedup_key for d in outcome.drafts}),
             created=written.created, updated=written.updated, closed=closed,
+            skipped=len(parties) - len(contracts) if contracts is not None else 0,
             millis=round((time.perf_counter() - rule_started) * 1000, 1))
     summary.millis = round((time.perf_counter() - started) * 1000, 1)
     return summary
 
 
-async def _auto_close(rule: SignalRule, produced: set[str], outcome: RuleOutcome) -> int:
-    """Close the rule's active signals whose cause has gone, with the rules' reason (set-based update)."""
+async def _auto_close(rule: SignalRule, produced: set[str], outcome: RuleOutcome,
+                      contracts: Sequence[int] | None = None) -> int:
+    """Close the rule's active signals whose cause has gone, with the rules' reason (set-based update). Only
+    in ``contracts`` (None: all) when the rule looked at those alone."""
     query = Signal.select(Signal.id, Signal.dedup_key, Signal.case, Signal.status).where(
         Signal.rule == rule.value, Signal.status.is_in(ACTIVE))
+    if contracts is not None:
+        query = query.where(any_of(Signal.contract, contracts))
     if outcome.evaluated_where is not None:
         query = query.where(outcome.evaluated_where)
     evaluated = outcome.evaluated
@@ -406,7 +425,7 @@ def stalled_cutoff(today: date, norm: int) -> date:
     return day
 
 
-async def _scan_stalled(today: date, parties: dict[int, Parties]) -> RuleOutcome:
+async def _scan_stalled(today: date, parties: dict[int, Parties], contracts: Sequence[int] | None) -> RuleOutcome:
     """One query over the (contract, status, status_since) index: open cases whose status started before that
     status's cut-off in their contract (computed in Python from the contract's norms and the calendar), joined
     from a small table of (contract, status, cut-off) rows."""
@@ -416,7 +435,7 @@ async def _scan_stalled(today: date, parties: dict[int, Parties]) -> RuleOutcome
     norms_of: dict[int, dict[CaseStatus, int]] = {}
     cutoffs: dict[int, datetime] = {}
     thresholds: list[tuple[int, str, datetime]] = []
-    for contract_id in sorted(parties):
+    for contract_id in sorted(parties) if contracts is None else contracts:
         norms_of[contract_id] = norms = rules.effective_norms(overrides.get(contract_id))
         for status, norm in norms.items():
             if norm not in cutoffs:
@@ -502,7 +521,8 @@ def _days_table(earliest: date, today: date, postgres: bool) -> tuple[str, tuple
     return f"VALUES {values}", ()
 
 
-async def _scan_legal_terms(today: date, parties: dict[int, Parties]) -> RuleOutcome:
+async def _scan_legal_terms(today: date, parties: dict[int, Parties],
+                            contracts: Sequence[int] | None) -> RuleOutcome:
     """Set-based: candidates by date cut-offs (a term of 6 weeks after the melding or 2 weeks after the
     aanvraag can only be exceeded by cases older than that), and per candidate one grouped pass over its
     status steps that finds, per clock, the first step that stops it (on or after the clock's start, up to
@@ -516,6 +536,8 @@ async def _scan_legal_terms(today: date, parties: dict[int, Parties]) -> RuleOut
     undecided = Case.decision_date.is_null() & Case.status.not_in([s.value for s in TERMINAL_STATUSES])
     recently_decided = Case.decision_date >= today - timedelta(days=LEGAL_TERM_LOOKBACK_DAYS)
     where = old_enough & (undecided | recently_decided)
+    if contracts is not None:
+        where &= any_of(Case.contract, contracts)
     bounds = await Case.select(Min(Case.melding_date, alias="melding"), Min(Case.aanvraag_date, alias="aanvraag")
                                ).where(where).first()
     earliest = min((day for day in (bounds or {}).values() if day is not None), default=None)
@@ -620,12 +642,14 @@ async def _paused_case_clocks(rows: list[dict], today: date) -> list[CaseClocks]
     return cases
 
 
-async def _scan_reports(today: date, parties: dict[int, Parties]) -> RuleOutcome:
+async def _scan_reports(today: date, parties: dict[int, Parties], contracts: Sequence[int] | None) -> RuleOutcome:
     """Periods past their deadline x the organisations that owe a report for them, minus the reports that
     were submitted: three set-based queries, joined in memory (periods x subcontractors is small)."""
-    periods = await ReportPeriod.select(ReportPeriod.id, ReportPeriod.contract, ReportPeriod.kind,
-                                        ReportPeriod.starts_on, ReportPeriod.ends_on, ReportPeriod.deadline).where(
-        ReportPeriod.deadline < today)
+    query = ReportPeriod.select(ReportPeriod.id, ReportPeriod.contract, ReportPeriod.kind, ReportPeriod.starts_on,
+                                ReportPeriod.ends_on, ReportPeriod.deadline).where(ReportPeriod.deadline < today)
+    if contracts is not None:
+        query = query.where(any_of(ReportPeriod.contract, contracts))
+    periods = await query
     if not periods:
         return RuleOutcome([], 0)
     contract_ids = sorted({period["contract"] for period in periods})
@@ -672,15 +696,18 @@ _OUTLIER_ACTIONS = [CaseAction.DECLINE.value, CaseAction.REQUEST_ALLOCATION.valu
                     CaseAction.REFER_COLLECTIVE.value]
 
 
-async def _scan_outliers(today: date, parties: dict[int, Parties]) -> RuleOutcome:
+async def _scan_outliers(today: date, parties: dict[int, Parties], contracts: Sequence[int] | None) -> RuleOutcome:
     """One grouped query: events of the last 12 months per contract, subcontractor and action. Decline rate
     = declines / allocation requests; rejection rate = rejections / decisions concerning the subcontractor."""
     since = _start_of(today - timedelta(days=OUTLIER_WINDOW_DAYS))
-    rows = await CaseEvent.select(CaseEvent.contract, CaseEvent.subcontractor, CaseEvent.action,
-                                  Count(alias="count")).where(
+    query = CaseEvent.select(CaseEvent.contract, CaseEvent.subcontractor, CaseEvent.action,
+                             Count(alias="count")).where(
         CaseEvent.occurred_at >= since, CaseEvent.action.is_in(_OUTLIER_ACTIONS),
         CaseEvent.subcontractor.is_not_null(),
-    ).group_by(CaseEvent.contract, CaseEvent.subcontractor, CaseEvent.action)
+    )
+    if contracts is not None:
+        query = query.where(any_of(CaseEvent.contract, contracts))
+    rows = await query.group_by(CaseEvent.contract, CaseEvent.subcontractor, CaseEvent.action)
     counts: dict[int, dict[int, dict[str, int]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(int)))
     for row in rows:
         counts[row["contract"]][row["subcontractor"]][row["action"]] += row["count"]
@@ -698,11 +725,11 @@ async def _scan_outliers(today: date, parties: dict[int, Parties]) -> RuleOutcom
     return RuleOutcome(drafts, sum(len(per_sub) for per_sub in counts.values()))
 
 
-async def _scan_savings(today: date, parties: dict[int, Parties]) -> RuleOutcome:
+async def _scan_savings(today: date, parties: dict[int, Parties], contracts: Sequence[int] | None) -> RuleOutcome:
     """The savings position per contract and target level, computed by the savings area itself (indexation
     apart, corrections replacing, pro rata for the days with figures), so the signal and the savings page
     never disagree."""
-    positions = await savings_service.contract_positions(today)
+    positions = await savings_service.contract_positions(today, None if contracts is None else list(contracts))
     drafts, evaluated = [], set()
     for position in positions:
         if position["last_period_end"] is None:

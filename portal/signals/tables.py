@@ -52,3 +52,17 @@ class Digest(Table, tablename="signal_digest"):
     created_at = created_at()
     # Sent by e-mail (NULL: not sent yet, or no SMTP configured). Claimed before sending, cleared on failure.
     sent_at = Timestamptz(null=True, default=None)
+
+
+class ScanState(Table, tablename="signal_scan_state"):
+    """What a time-driven rule last ran on, per contract: the day, a summary of the inputs it read and how
+    many signals of the rule the contract then had. A rerun on the same day skips a contract whose summary is
+    unchanged: the rule would draft exactly the same signals (``portal.signals.service.run_scan``).
+    Unique on (rule, contract)."""
+
+    rule = Varchar(length=40, null=False)
+    contract = restrict_fk(Contract)
+    scanned_on = Date(null=False)
+    inputs = Varchar(length=200, null=False)
+    signals = Integer(default=0, null=False)
+    updated_at = Timestamptz(default=utc_now, null=False)

@@ -282,8 +282,9 @@ async def test_a_stalled_signal_closes_itself_when_the_case_moves_on(world):
     prepared = await scan_world(world)
     await service.run_scan()
     [stalled] = await signals(rule="stalled")
-    await Case.update({Case.status: "assessment", Case.status_since: at(service.today_nl())}).where(
-        Case.id == prepared["stalled"].id)
+    # a step raises the case's version, as the cases service does: that is how the scan sees the change
+    await Case.update({Case.status: "assessment", Case.status_since: at(service.today_nl()),
+                       Case.version: Case.version + 1}).where(Case.id == prepared["stalled"].id)
     summary = await service.run_scan()
     assert summary.rules["stalled"].closed == 1
     closed = await Signal.select().where(Signal.id == stalled["id"]).first()
@@ -510,8 +511,9 @@ async def test_a_legal_term_signal_closes_when_its_clock_turns_out_met_but_not_o
     assert first.rules["legal_term_exceeded"].created == 2
     # the assessment turns out to have been decided in time; the other case was decided and closed long ago
     await factories.event(met, "rejected", action="reject", occurred_at=at(today - timedelta(days=60)))
-    await Case.update({Case.status: "closed", Case.decision_date: today - timedelta(days=200)}).where(
-        Case.id == out_of_view.id)
+    await Case.update({Case.version: Case.version + 1}).where(Case.id == met.id)  # as every recorded step does
+    await Case.update({Case.status: "closed", Case.decision_date: today - timedelta(days=200),
+                       Case.version: Case.version + 1}).where(Case.id == out_of_view.id)
     second = await service.run_scan()
     assert second.rules["legal_term_exceeded"].closed == 1
     by_case = {row["case"]: row for row in await signals(rule="legal_term_exceeded")}

@@ -91,11 +91,11 @@ def _fail_once(monkeypatch) -> list[int]:
     calls: list[int] = []
     real = service._scan_legal_terms
 
-    async def flaky(today, parties):
+    async def flaky(*args):
         calls.append(1)
         if len(calls) == 1:
             raise RuntimeError("worker died halfway the scan")
-        return await real(today, parties)
+        return await real(*args)
 
     monkeypatch.setattr(service, "_scan_legal_terms", flaky)
     return calls
