@@ -267,7 +267,8 @@ def signals_scan(full: bool) -> None:
 
     summary = _run(_with_pool(service.run_scan, full=full))
     for name, rule in summary.rules.items():
-        click.echo(f"{name}: {rule.signals} actief, {rule.created} nieuw, {rule.updated} bijgewerkt, "
+        # "opgesteld": what the rule drafted for the contracts it looked at (none for those it skipped)
+        click.echo(f"{name}: {rule.signals} signalen opgesteld ({rule.created} nieuw, {rule.updated} bijgewerkt), "
                    f"{rule.closed} gesloten; {rule.skipped} contracten ongewijzigd overgeslagen ({rule.millis:.0f} ms)")
 
 

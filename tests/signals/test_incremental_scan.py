@@ -200,7 +200,8 @@ async def test_the_scan_command_skips_what_is_unchanged_unless_told_full(world):
     assert skipping.count("2 contracten ongewijzigd overgeslagen") == len(RULES)
     full = await _scan_command("--full")
     assert full.count("0 contracten ongewijzigd overgeslagen") == len(RULES)
-    assert "stalled: 2 actief, 0 nieuw, 0 bijgewerkt, 0 gesloten" in full
+    assert "stalled: 2 signalen opgesteld (0 nieuw, 0 bijgewerkt), 0 gesloten" in full
+    assert "stalled: 0 signalen opgesteld (0 nieuw, 0 bijgewerkt), 0 gesloten" in skipping
 
 
 class _Undo(Exception):
