@@ -1,12 +1,11 @@
 """Database engine from settings, SQLite tuning, the SQLite and PostgreSQL pools, and write transactions."""
 
 import asyncio
-import json
 import os
 import sqlite3
 import threading
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime
 from functools import lru_cache
@@ -19,7 +18,6 @@ from piccolo.engine.finder import engine_finder
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine, SQLiteTransaction, TransactionType, dict_factory
 
-from portal.lib.compiled_query import Param
 from portal.lib.formatting import AMSTERDAM
 from portal.settings import Settings
 
@@ -60,13 +58,18 @@ def amsterdam_day_sql(expression: str) -> str:
 
 
 def stored_date(value: date | datetime | str | None) -> date | None:
-    """A date column's value as a date: SQLite hands back ISO text from raw and aggregate queries; a stored
-    moment counts as its Amsterdam day."""
+    """A stored date as a date, and a stored moment as its Amsterdam day: SQLite hands back ISO text from raw
+    and aggregate queries ('2026-11-25', or '2026-11-25 23:30:00+00:00' for a moment); a moment without a
+    zone is UTC, as the portal stores them."""
     if value is None or isinstance(value, date) and not isinstance(value, datetime):
         return value
-    if isinstance(value, datetime):
-        return value.astimezone(AMSTERDAM).date()
-    return date.fromisoformat(str(value)[:10])
+    if isinstance(value, str):
+        if len(value) == 10:
+            return date.fromisoformat(value)
+        value = datetime.fromisoformat(value)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(AMSTERDAM).date()
 
 
 def amsterdam_local(value: str | None) -> str | None:
@@ -375,27 +378,16 @@ async def empty_all_tables() -> None:
             await db.run_ddl(f'DELETE FROM "{table._meta.tablename}"')  # noqa: S608
 
 
-def any_of(column, values: Sequence | Param) -> Combinable:
+def batches(items: Sequence, size: int) -> Iterator[Sequence]:
+    """``items`` in slices of at most ``size``: one statement per slice, within the databases' limits."""
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def any_of(column, values: Sequence) -> Combinable:
     """``column IN (values)`` for long lists (thousands of ids or keys). On PostgreSQL one array parameter,
     ``= ANY($1)``: one statement text whatever the length, instead of a parameter (and a piece of SQL to build
-    and parse) per value. SQLite knows no arrays; it gets ``IN`` with a parameter per value (callers batch).
-
-    ``values`` may be a ``Param`` of a compiled query, whose statement must fit lists of any length: on SQLite
-    the list is then bound as one JSON array and read back with ``json_each`` (ids and keys only)."""
-    name = column._meta.get_full_name(with_alias=False)
+    and parse) per value. SQLite knows no arrays; it gets ``IN`` with a parameter per value (callers batch)."""
     if engine().engine_type == "postgres":
-        return WhereRaw(f"{name} = ANY({{}})", values if isinstance(values, Param) else list(values))
-    if isinstance(values, Param):
-        # the column's name comes from our own table definitions, never from input
-        return WhereRaw(f"{name} IN (SELECT value FROM json_each({{}}))",  # noqa: S608
-                        Param(values.name, _json_array))
+        return WhereRaw(f"{column._meta.get_full_name(with_alias=False)} = ANY({{}})", list(values))
     return column.is_in(list(values))
-
-
-def _json_array(values: Sequence) -> str:
-    """A list of ids or keys as JSON text for ``json_each``, whose values compare as the column's own (integers
-    as integers, text as text); anything else would not, so it is refused."""
-    items = list(values)
-    if not all(type(item) in (int, str) for item in items):
-        raise TypeError("any_of with a Param takes a list of int or str")
-    return json.dumps(items)

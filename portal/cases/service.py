@@ -127,8 +127,7 @@ async def list_cases(actor: Actor, filters: CaseFilter, today: date | None = Non
     searching = bool(filters.search)
     transaction = write_transaction() if searching else read_transaction()
     async with transaction:
-        values = await _list_values(actor, filters)
-        overdue = await _overdue_clause(actor, today) if filters.overdue else None
+        values, overdue = await _list_query_inputs(actor, filters, today)
         page = {**values, **_cursor_values(order, cursor)}
         rows = await _compiled_page(actor, page, order, PAGE_SIZE + 1, overdue).run(page)
         total = await _compiled_count(actor, values, overdue).run(values) if cursor is None else None
@@ -153,8 +152,7 @@ async def count_cases(actor: Actor, filters: CaseFilter, today: date | None = No
     """How many cases the whole filtered list holds (every page): the export decides direct or by job."""
     policy.require_role(actor, policy.CASE_READER_ROLES, "casussen")
     async with read_transaction():
-        values = await _list_values(actor, filters)
-        overdue = await _overdue_clause(actor, today or today_nl()) if filters.overdue else None
+        values, overdue = await _list_query_inputs(actor, filters, today or today_nl())
         return await _compiled_count(actor, values, overdue).run(values)
 
 
@@ -170,8 +168,7 @@ async def case_export_batches(actor: Actor, filters: CaseFilter, batch_size: int
     seek: dict[str, Any] = {}  # the keyset values of the last row of the previous batch
     while True:
         async with read_transaction():
-            values = await _list_values(actor, filters)
-            overdue = await _overdue_clause(actor, today) if filters.overdue else None
+            values, overdue = await _list_query_inputs(actor, filters, today)
             batch = {**values, **seek}
             rows = await _compiled_page(actor, batch, order, batch_size, overdue).run(batch)
         if not rows:
@@ -237,6 +234,13 @@ async def _list_values(actor: Actor, filters: CaseFilter) -> dict[str, Any]:
             raise InvalidInput("Een wijknaam heeft hooguit 100 tekens.", field="wijk")
         values["neighbourhood"] = filters.neighbourhood
     return values
+
+
+async def _list_query_inputs(actor: Actor, filters: CaseFilter, today: date) -> tuple[dict[str, Any], Any]:
+    """What the list's queries run with: the checked filter values, and the overdue clause when that filter is
+    set (None otherwise)."""
+    values = await _list_values(actor, filters)
+    return values, await _overdue_clause(actor, today) if filters.overdue else None
 
 
 def _list_where(actor: Actor, values: Mapping[str, Any]) -> list:

@@ -54,10 +54,6 @@ class WorkItem:
         return working_days_between(self.due, today)
 
 
-def _local(moment: datetime | date) -> date:
-    return moment.astimezone(AMSTERDAM).date() if isinstance(moment, datetime) else moment
-
-
 async def _norms(contract_ids: list[int]) -> dict[tuple[int, str], int]:
     rows = await StatusNorm.select().where(StatusNorm.contract.is_in(contract_ids)) if contract_ids else []
     return {(row["contract"], row["status"]): row["max_working_days"] for row in rows}
@@ -79,7 +75,7 @@ async def _case_items(actor: Actor, today: date) -> list[WorkItem]:
     items = []
     for row in rows:
         status = CaseStatus(row["status"])
-        since = _local(row["status_since"])
+        since = stored_date(row["status_since"])
         if status is CaseStatus.ALLOCATION_REQUESTED and row["subcontractor"] is not None:
             days, what = ALLOCATION_ANSWER_DAYS, "Toewijzingsverzoek beantwoorden (accepteren of weigeren)"
         elif status is CaseStatus.ALLOCATION_REQUESTED:
@@ -114,7 +110,7 @@ async def _signal_items(actor: Actor, today: date) -> list[WorkItem]:
         title = "Vertrouwelijk signaal" if hidden else row["title"]
         what = "Geëscaleerd: beoordelen" if row["status"] == SignalStatus.ESCALATED.value else "Reageren"
         items.append(WorkItem("Signaal", title, f"{SignalRule(row['rule']).label}: {what}",
-                              f"/signalen/{row['id']}", _local(row["created_at"]), row["response_due"]))
+                              f"/signalen/{row['id']}", stored_date(row["created_at"]), row["response_due"]))
     return items
 
 
@@ -131,7 +127,7 @@ async def _report_items(actor: Actor, today: date) -> list[WorkItem]:
             report = done.get(period["id"])
             if report and report["status"] in ("submitted", "accepted"):
                 continue
-            label = f"{_local(period['starts_on']):%d-%m-%Y} t/m {_local(period['ends_on']):%d-%m-%Y}"
+            label = f"{stored_date(period['starts_on']):%d-%m-%Y} t/m {stored_date(period['ends_on']):%d-%m-%Y}"
             status = {None: "Nog niet begonnen", "draft": "Concept", "returned": "Teruggestuurd: aanpassen"}.get(
                 report and report["status"], "Te schrijven")
             link = f"/leercyclus/rapportages/{report['id']}" if report else "/leercyclus"
@@ -159,7 +155,7 @@ async def _report_items(actor: Actor, today: date) -> list[WorkItem]:
         else:
             what, due = "Contractrapportage afmaken", row["deadline"]
         items.append(WorkItem("Rapportage", row["organisation_name"], what, f"/leercyclus/rapportages/{row['id']}",
-                              _local(row["submitted_at"] or row["updated_at"]), due))
+                              stored_date(row["submitted_at"] or row["updated_at"]), due))
     return items
 
 

@@ -28,14 +28,12 @@ CACHE_SIZE = 1024  # shapes; the case list has a few dozen in practice
 
 
 class Param:
-    """A value left open in a compiled query; ``convert`` turns the bound value into what the engine takes
-    (``portal.db.any_of`` binds a list as JSON text on SQLite)."""
+    """A value left open in a compiled query, bound by name when it runs."""
 
-    __slots__ = ("convert", "name")
+    __slots__ = ("name",)
 
-    def __init__(self, name: str, convert: Callable[[Any], Any] | None = None) -> None:
+    def __init__(self, name: str) -> None:
         self.name = name
-        self.convert = convert
 
     def __repr__(self) -> str:
         return f"Param({self.name!r})"
@@ -51,17 +49,16 @@ class CompiledQuery:
         self.sql, args = querystring.compile_string(engine_type=query.engine_type)
         self._query = query
         self._args = tuple(args)
-        self._slots = tuple((index, arg.name, arg.convert) for index, arg in enumerate(args) if isinstance(arg, Param))
-        self.names = frozenset(name for _, name, _ in self._slots)
+        self._slots = tuple((index, arg.name) for index, arg in enumerate(args) if isinstance(arg, Param))
+        self.names = frozenset(name for _, name in self._slots)
 
     def bind(self, values: Mapping[str, Any]) -> list[Any]:
         """The statement's arguments for these values (exactly the query's params, no more, no fewer)."""
         if values.keys() != self.names:
             raise ValueError(f"compiled query takes {sorted(self.names)}, got {sorted(values)}")
         args = list(self._args)
-        for index, name, convert in self._slots:
-            value = values[name]
-            args[index] = value if convert is None else convert(value)
+        for index, name in self._slots:
+            args[index] = values[name]
         return args
 
     async def run(self, values: Mapping[str, Any]) -> Any:

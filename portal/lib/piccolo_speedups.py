@@ -173,7 +173,7 @@ def _row_builder(names: tuple[str, ...]):
 def transform_response_to_dicts(self: PostgresEngine, results) -> list[dict]:
     """Same dicts as Piccolo's (``dict(record)`` per row), built from the names the rows share."""
     if not results:
-        return [dict(row) for row in results]
+        return []
     names = tuple(results[0].keys())
     if not names:  # SELECT without columns: PostgreSQL allows it
         return [{} for _ in results]

@@ -19,7 +19,7 @@ from portal.accounts.rules import Actor, Role
 from portal.accounts.tables import AuditEntry, User
 from portal.cases.tables import Case, CaseEvent
 from portal.contracts.tables import Contract
-from portal.db import engine, read_transaction, write_transaction
+from portal.db import batches, engine, read_transaction, write_transaction
 from portal.lib.errors import InvalidInput, NotFound, NotPermitted
 from portal.lib.exports import PdfDocument, to_csv
 from portal.lib.formatting import AMSTERDAM, format_date, format_datetime, today_nl
@@ -273,11 +273,6 @@ class RetentionSummary:
 RETENTION_BATCH = 500
 
 
-def _batches(items: Sequence, size: int = RETENTION_BATCH):
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
-
-
 async def _expired_case_ids(contract: dict, today: date) -> list[dict]:
     cutoff = rules.retention_cutoff(today, contract["retention_years"])
     start = datetime.combine(cutoff, datetime.min.time(), tzinfo=AMSTERDAM)
@@ -305,7 +300,7 @@ async def _anonymise_contract(contract: dict, today: date) -> dict[str, int]:
             Case.id.is_in([row["id"] for row in expired if row["pseudonym"] == old])).returning(Case.id)
         counts["cases"] += len(changed)
     ids = [row["id"] for row in expired]
-    for batch in _batches(ids):
+    for batch in batches(ids, RETENTION_BATCH):
         notes = await CaseEvent.update({CaseEvent.note: None}).where(
             CaseEvent.case.is_in(list(batch)), CaseEvent.note.is_not_null()).returning(CaseEvent.id)
         referred = await CaseEvent.update({CaseEvent.referred_to: rules.REMOVED_TEXT}).where(
@@ -426,7 +421,7 @@ async def rotate_pseudonym_key(old_keys: Sequence[bytes], new_key: bytes) -> Rot
                    if is_pseudonym(row["pseudonym"])}
         changed = 0
         old_values = list(mapping)
-        for batch in _batches(old_values, REKEY_BATCH):
+        for batch in batches(old_values, REKEY_BATCH):
             # One UPDATE per batch: CASE maps each old value to its new one. Values are parameters.
             cases = " ".join("WHEN {} THEN {}" for _ in batch)
             marks = ", ".join("{}" for _ in batch)

@@ -22,7 +22,7 @@ from piccolo.table import Table
 
 from portal.cases.tables import Case
 from portal.contracts.tables import Contract, ContractYear, StatusNorm, Subcontract
-from portal.db import any_of, stored_date
+from portal.db import any_of, batches, stored_date
 from portal.lib.tables_base import utc_now
 from portal.reports.tables import Report, ReportPeriod
 from portal.savings.tables import Investment, SavingsActual, SavingsTarget
@@ -119,8 +119,7 @@ async def remember(rule: SignalRule, inputs: dict[int, str], today: date, contra
     ran_on = sorted(inputs) if contracts is None else list(contracts)
     counts = await signal_counts([rule], contracts)
     now = utc_now()
-    for start in range(0, len(ran_on), BATCH):
-        batch = ran_on[start:start + BATCH]
+    for batch in batches(ran_on, BATCH):
         values = [value for contract_id in batch for value in (
             rule.value, contract_id, today, inputs[contract_id], counts.get((rule.value, contract_id), 0), now)]
         await ScanState.raw(_UPSERT.format(", ".join("({}, {}, {}, {}, {}, {})" for _ in batch)), *values)

@@ -35,7 +35,15 @@ from portal.cases.rules import (
 )
 from portal.cases.tables import Case, CaseEvent
 from portal.contracts.tables import Contract, StatusNorm, Subcontract
-from portal.db import amsterdam_day_sql, any_of, engine, read_transaction, stored_date, write_transaction
+from portal.db import (
+    amsterdam_day_sql,
+    any_of,
+    batches,
+    engine,
+    read_transaction,
+    stored_date,
+    write_transaction,
+)
 from portal.lib.calendar_nl import add_working_days, is_working_day
 from portal.lib.errors import Conflict, InvalidInput, NotFound, NotPermitted
 from portal.lib.formatting import AMSTERDAM, format_date, today_nl
@@ -77,22 +85,9 @@ RE_REPORT_STATUSES = (CaseStatus.CLOSED.value, CaseStatus.ENDED.value)
 PAGE_SIZE = 200
 
 
-def _day(moment: datetime | date) -> date:
-    if isinstance(moment, datetime):
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
-        return moment.astimezone(AMSTERDAM).date()
-    return moment
-
-
 def _start_of(day: date) -> datetime:
     """Midnight at the start of ``day`` in Amsterdam, as UTC."""
     return datetime.combine(day, dtime.min, tzinfo=AMSTERDAM).astimezone(UTC)
-
-
-def _chunks(items: Sequence, size: int) -> Iterable[Sequence]:
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
 
 
 # --- parties and owners ------------------------------------------------------------------------------
@@ -187,7 +182,7 @@ async def upsert_drafts(drafts: Sequence[SignalDraft], parties: dict[int, Partie
         parties = {**(parties or {}), **await _parties({draft.contract_id for draft in drafts})}
     by_key = {draft.dedup_key: draft for draft in drafts}  # one row per key in one statement
     existing: dict[str, dict] = {}
-    for batch in _chunks(list(by_key), IN_BATCH):
+    for batch in batches(list(by_key), IN_BATCH):
         for row in await Signal.select(Signal.dedup_key, Signal.status, Signal.severity, Signal.escalation_level,
                                        Signal.title, Signal.detail).where(any_of(Signal.dedup_key, batch)):
             existing[row["dedup_key"]] = row
@@ -201,7 +196,7 @@ async def upsert_drafts(drafts: Sequence[SignalDraft], parties: dict[int, Partie
              draft.response_due, draft.escalation_level) for draft in changed]
     insert = f"INSERT INTO signal ({', '.join(_COLUMNS)}) "
     if engine().engine_type == "postgres":
-        for batch in _chunks(rows, UPSERT_BATCH_POSTGRES):
+        for batch in batches(rows, UPSERT_BATCH_POSTGRES):
             written = await Signal.raw(insert + _UNNEST + _ON_CONFLICT + _RETURNING_INSERTED,
                                        now, now, *(list(column) for column in zip(*batch, strict=True)))
             inserted = sum(1 for row in written if row["inserted"])
@@ -210,7 +205,7 @@ async def upsert_drafts(drafts: Sequence[SignalDraft], parties: dict[int, Partie
         return result
     # SQLite: writers take turns (IMMEDIATE transactions), so the keys read above are still the whole truth.
     result.created = len(set(by_key) - set(existing))
-    for batch in _chunks(rows, UPSERT_BATCH):
+    for batch in batches(rows, UPSERT_BATCH):
         values = [value for row in batch for value in (*row, now, now)]
         sql = insert + "VALUES " + ", ".join(_ROW for _ in batch) + _ON_CONFLICT  # noqa: S608 (no input in the SQL)
         written = await Signal.raw(sql, *values)
@@ -244,8 +239,8 @@ async def on_case_registered(actor: Actor, case_id: int) -> None:
     ).order_by(Case.status_since, ascending=False).first()
     facts = CaseFacts(
         case_id=case_id, contract_id=case["contract"], status=case["status"],
-        status_since=_day(case["status_since"]), subcontractor_id=case["subcontractor"],
-        pseudonym_previous_closed_on=_day(previous["status_since"]) if previous else None,
+        status_since=stored_date(case["status_since"]), subcontractor_id=case["subcontractor"],
+        pseudonym_previous_closed_on=stored_date(previous["status_since"]) if previous else None,
         melding_date=case["melding_date"], end_reason=case["end_reason"],
     )
     await _fire_event_rules(facts, EventFacts(action=None), today_nl())
@@ -261,7 +256,7 @@ async def on_case_event(actor: Actor, case_before: dict, transition: Transition,
         return  # no event rule looks at other steps: no queries at all
     case_id = case_before["id"]
     event = await CaseEvent.select(CaseEvent.occurred_at).where(CaseEvent.id == event_id).first()
-    day = _day(event["occurred_at"]) if event else today_nl()
+    day = stored_date(event["occurred_at"]) if event else today_nl()
     declines = 0
     if transition.action is CaseAction.DECLINE:
         declines = await CaseEvent.count().where(CaseEvent.case == case_id,
@@ -393,7 +388,7 @@ async def _auto_close(rule: SignalRule, produced: set[str], outcome: RuleOutcome
     statuses: dict[int, str] = {}
     if rule is SignalRule.STALLED:
         case_ids = sorted({row["case"] for row in gone if row["case"] is not None})
-        for batch in _chunks(case_ids, IN_BATCH):
+        for batch in batches(case_ids, IN_BATCH):
             statuses |= {row["id"]: row["status"] for row in
                          await Case.select(Case.id, Case.status).where(any_of(Case.id, batch))}
     by_reason: dict[str, list[int]] = defaultdict(list)
@@ -405,7 +400,7 @@ async def _auto_close(rule: SignalRule, produced: set[str], outcome: RuleOutcome
         by_reason[reason].append(row["id"])
     now, closed = utc_now(), 0
     for reason, ids in by_reason.items():
-        for batch in _chunks(ids, IN_BATCH):
+        for batch in batches(ids, IN_BATCH):
             done = await Signal.update({
                 Signal.status: SignalStatus.CLOSED.value, Signal.resolution: reason, Signal.closed_at: now,
                 Signal.updated_at: now,
@@ -443,12 +438,7 @@ async def _scan_stalled(today: date, parties: dict[int, Parties], contracts: Seq
             thresholds.append((contract_id, status.value, cutoffs[norm]))
     if not thresholds:
         return RuleOutcome([], 0)
-    if engine().engine_type == "postgres":
-        table, arguments = "SELECT * FROM unnest({}::int[], {}::text[], {}::timestamptz[])", [
-            list(column) for column in zip(*thresholds, strict=True)]
-    else:  # SQLite knows no arrays: literals of our own making (ids, statuses, computed moments)
-        table, arguments = "VALUES " + ", ".join(
-            f"({contract_id}, '{status}', {_literal(cutoff, False)})" for contract_id, status, cutoff in thresholds), []
+    table, arguments = _row_source(thresholds, ("int", "text", "timestamptz"), engine().engine_type == "postgres")
     rows = await Case.raw(
         f"WITH n (contract, status, cutoff) AS ({table}) "  # noqa: S608
         "SELECT c.id, c.contract, c.status, c.status_since, c.subcontractor, c.status_before_hold "
@@ -458,20 +448,13 @@ async def _scan_stalled(today: date, parties: dict[int, Parties], contracts: Seq
     for row in rows:
         by_contract[row["contract"]].append(StalledCandidate(
             case_id=row["id"], contract_id=row["contract"], status=row["status"],
-            status_since=_day(_as_moment(row["status_since"])), subcontractor_id=row["subcontractor"],
+            status_since=stored_date(row["status_since"]), subcontractor_id=row["subcontractor"],
             ball=ball_in_court(CaseState(row["status"], row["subcontractor"], row["status_before_hold"])),
         ))
     drafts: list[SignalDraft] = []
     for contract_id, cases in sorted(by_contract.items()):
         drafts += rules.stalled_signals(cases, norms_of[contract_id], today)
     return RuleOutcome(drafts, len(rows))
-
-
-def _as_moment(value: datetime | str) -> datetime:
-    if isinstance(value, datetime):
-        return value
-    moment = datetime.fromisoformat(value)  # SQLite hands back the stored text from a raw query
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 STATUS_STEPS = WhereRaw("(from_status IS NULL OR from_status <> to_status OR action = 'decline')")
@@ -483,9 +466,13 @@ assert all(clock.starts_at and clock.unit is TermUnit.WEEKS and clock.pausable a
            and not clock.needs_beschikking for clock in _LEGAL_CLOCKS)
 
 
-def _literal(value: date | datetime, postgres: bool) -> str:
-    """A date or UTC moment as an SQL literal, stored the way each database stores the column (Piccolo's
-    SQLite adapters: ISO dates, ``str()`` of a UTC datetime). Only values computed here, never input."""
+def _literal(value: int | str | date | datetime, postgres: bool) -> str:
+    """An id, a code, a date or a UTC moment as an SQL literal, stored the way each database stores the column
+    (Piccolo's SQLite adapters: ISO dates, ``str()`` of a UTC datetime). Only values computed here, never input."""
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        return "'" + value.replace("'", "''") + "'"
     if isinstance(value, datetime):
         text = str(value.astimezone(UTC))
         return f"'{text}'::timestamptz" if postgres else f"'{text}'"
@@ -509,16 +496,19 @@ def _days(earliest: date, today: date) -> list[tuple]:
 _DAY_TYPES = ("date", "timestamptz") + ("date", "timestamptz") * len(_LEGAL_CLOCKS)
 
 
+def _row_source(rows: list[tuple], types: tuple[str, ...], postgres: bool) -> tuple[str, tuple]:
+    """Rows of our own making as an SQL row source and its parameters. PostgreSQL gets one array per column
+    (unnest): a short statement whatever the number of rows; SQLite, without arrays, a VALUES list of literals."""
+    if postgres:
+        arrays = ", ".join(f"{{}}::{kind}[]" for kind in types)
+        return f"SELECT * FROM unnest({arrays})", tuple(list(column) for column in zip(*rows, strict=True))  # noqa: S608 (our types)
+    return "VALUES " + ", ".join("(" + ", ".join(_literal(value, False) for value in row) + ")" for row in rows), ()
+
+
 @lru_cache(maxsize=4)
 def _days_table(earliest: date, today: date, postgres: bool) -> tuple[str, tuple]:
-    """The days as an SQL row source and its parameters. PostgreSQL gets one array per column (unnest): a short
-    statement whatever the span of years; SQLite, without arrays, a VALUES list of literals."""
-    rows = _days(earliest, today)
-    if postgres:
-        arrays = ", ".join(f"{{}}::{kind}[]" for kind in _DAY_TYPES)
-        return f"SELECT * FROM unnest({arrays})", tuple(list(column) for column in zip(*rows, strict=True))  # noqa: S608 (our types)
-    values = ", ".join("(" + ", ".join(_literal(value, False) for value in row) + ")" for row in rows)
-    return f"VALUES {values}", ()
+    """The days from the earliest start up to today as an SQL row source (``_days``) and its parameters."""
+    return _row_source(_days(earliest, today), _DAY_TYPES, postgres)
 
 
 async def _scan_legal_terms(today: date, parties: dict[int, Parties],
@@ -544,7 +534,7 @@ async def _scan_legal_terms(today: date, parties: dict[int, Parties],
     if earliest is None:
         return RuleOutcome([], 0, set())
     postgres = engine().engine_type == "postgres"
-    earliest = date.fromisoformat(earliest) if isinstance(earliest, str) else earliest
+    earliest = stored_date(earliest)
     columns, joins, flags = [], [], []
     for clock in _LEGAL_CLOCKS:
         code = clock.code
@@ -628,12 +618,13 @@ def _unpaused_clock(clock, dates: CaseDates, first_stop: date | None, today: dat
 async def _paused_case_clocks(rows: list[dict], today: date) -> list[CaseClocks]:
     """The exact clocks of the cases that were on hold, from their status steps (one query per batch)."""
     history: dict[int, list[StatusChange]] = defaultdict(list)
-    for batch in _chunks([row["id"] for row in rows], IN_BATCH):
+    for batch in batches([row["id"] for row in rows], IN_BATCH):
         events = await CaseEvent.select(CaseEvent.case, CaseEvent.occurred_at, CaseEvent.to_status).where(
             any_of(CaseEvent.case, batch), STATUS_STEPS).order_by(CaseEvent.case).order_by(
             CaseEvent.occurred_at).order_by(CaseEvent.id)
         for event in events:
-            history[event["case"]].append(StatusChange(_day(event["occurred_at"]), CaseStatus(event["to_status"])))
+            history[event["case"]].append(
+                StatusChange(stored_date(event["occurred_at"]), CaseStatus(event["to_status"])))
     cases = []
     for row in rows:
         changes = sorted(history.get(row["id"], []), key=lambda change: change.at)
@@ -656,7 +647,7 @@ async def _scan_reports(today: date, parties: dict[int, Parties], contracts: Seq
     subcontracts = await Subcontract.select(Subcontract.contract, Subcontract.subcontractor, Subcontract.start_date,
                                             Subcontract.end_date).where(Subcontract.contract.is_in(contract_ids))
     reports: dict[tuple[int, int], dict] = {}
-    for batch in _chunks([period["id"] for period in periods], IN_BATCH):
+    for batch in batches([period["id"] for period in periods], IN_BATCH):
         for report in await Report.select(Report.id, Report.period, Report.organisation, Report.submitted_at).where(
                 Report.period.is_in(list(batch))):
             reports[(report["period"], report["organisation"])] = report
@@ -1116,7 +1107,7 @@ async def send_digests(today: date | None = None, settings: Settings | None = No
         rows.append(Digest(user=person["id"], day=today, body=body, overdue_count=len(signals), created_at=now))
         summary.overdue += len(signals)
     async with write_transaction():
-        for batch in _chunks(rows, UPSERT_BATCH):
+        for batch in batches(rows, UPSERT_BATCH):
             await Digest.insert(*batch).on_conflict(
                 target=(Digest.user, Digest.day), action="DO UPDATE",
                 values=[Digest.body, Digest.overdue_count, Digest.created_at])
@@ -1141,7 +1132,7 @@ async def _mail_digests(settings: Settings, summary: DigestSummary) -> DigestSum
     if not claimed:
         return summary
     addresses: dict[int, str] = {}
-    for batch in _chunks(sorted({row["user"] for row in claimed}), IN_BATCH):
+    for batch in batches(sorted({row["user"] for row in claimed}), IN_BATCH):
         addresses |= {row["id"]: row["email"] for row in await User.select(User.id, User.email).where(
             User.id.is_in(list(batch)), User.is_active.eq(True))}
     to_send = [row for row in claimed if addresses.get(row["user"])]

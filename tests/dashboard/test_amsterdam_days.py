@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from portal.dashboard import service as dashboard
-from portal.db import amsterdam_local
+from portal.db import amsterdam_local, stored_date
 from portal.lib.formatting import AMSTERDAM
 from portal.savings import service as savings
 from tests import factories
@@ -26,6 +26,15 @@ def test_sqlite_reads_a_stored_utc_moment_as_amsterdam_wall_clock_time(moment):
     assert amsterdam_local(str(moment + timedelta(microseconds=1234))) == expected
     assert amsterdam_local(moment.isoformat()) == expected
     assert amsterdam_local(None) is None
+
+
+@pytest.mark.parametrize("moment", [LATE_EVENING, NEW_YEAR, SUMMER_NIGHT])
+def test_a_stored_moment_reads_as_its_amsterdam_day_however_it_comes_back(moment):
+    day = moment.astimezone(AMSTERDAM).date()
+    # an aware datetime (PostgreSQL), the stored text (SQLite), a naive UTC moment, and a date column as text
+    for stored in (moment, str(moment), str(moment + timedelta(microseconds=1234)), moment.replace(tzinfo=None)):
+        assert stored_date(stored) == day
+    assert stored_date(day.isoformat()) == day and stored_date(day) == day and stored_date(None) is None
 
 
 async def test_the_dashboard_counts_days_and_quarters_in_amsterdam_time(db):

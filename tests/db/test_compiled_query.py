@@ -11,7 +11,7 @@ from portal.accounts import policy
 from portal.cases import service
 from portal.cases.service import PAGE_SIZE, CaseFilter, CaseOrder
 from portal.cases.tables import Case
-from portal.db import any_of, write_transaction
+from portal.db import write_transaction
 from portal.lib import compiled_query
 from portal.lib.compiled_query import Param, compiled
 from portal.lib.keyset import encode_cursor
@@ -176,17 +176,6 @@ async def test_it_runs_in_the_open_transaction_and_sees_its_writes(world):
             raise Undo
     listed = await service.list_cases(actor, CaseFilter())
     assert {row["case_number"] for row in listed["cases"]} == world["numbers"]["beta"]
-
-
-async def test_a_list_param_takes_any_length_in_one_statement(world):
-    query = compiled(("test any_of",), lambda p: Case.select(Case.case_number).where(
-        any_of(Case.id, p["ids"]), any_of(Case.case_number, p["numbers"])).order_by(Case.id), ["ids", "numbers"])
-    rows = await Case.select(Case.id, Case.case_number).order_by(Case.id)
-    ids, numbers = [row["id"] for row in rows], [row["case_number"] for row in rows]
-    assert await query.run({"ids": ids[:3], "numbers": numbers}) == [{"case_number": n} for n in numbers[:3]]
-    assert await query.run({"ids": ids, "numbers": numbers[5:7]}) == [{"case_number": n} for n in numbers[5:7]]
-    assert await query.run({"ids": [], "numbers": numbers}) == []
-    assert compiled(("test any_of",), lambda p: pytest.fail("compiled twice"), ["ids", "numbers"]) is query
 
 
 async def test_values_are_bound_exactly_as_the_query_takes_them(world):
